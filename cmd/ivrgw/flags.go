@@ -1,0 +1,146 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// options are the operator's settings. Every one can be given as a flag or as
+// an environment variable (IVRGW_ + the flag name in capitals, '-' as '_');
+// a flag wins over the environment.
+type options struct {
+	sip          string
+	rtpPorts     string
+	rtpMin       int
+	rtpMax       int
+	publicIP     string
+	http         string
+	menu         string
+	prompts      string
+	redis        string
+	agents       string
+	realm        string
+	noRTPTimeout time.Duration
+	logLevel     string
+	logFormat    string
+	gatewayID    string
+}
+
+func parseOptions(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("ivrgw", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.sip, "sip", "0.0.0.0:5060", "SIP listen address, UDP and TCP")
+	fs.StringVar(&o.rtpPorts, "rtp-ports", "10000-20000", "RTP port range MIN-MAX")
+	fs.StringVar(&o.publicIP, "public-ip", "", "address written into SDP and Contact (default: the -sip host, or this host's first non-loopback IPv4 when that is 0.0.0.0)")
+	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "HTTP listen address for /healthz, /readyz, /metrics and /agents")
+	fs.StringVar(&o.menu, "menu", "configs/menu.yaml", "menu file; reloaded on change and on SIGHUP")
+	fs.StringVar(&o.prompts, "prompts", "", "directory of prompt WAVs that override the embedded set (<lang>/<name>.wav)")
+	fs.StringVar(&o.redis, "redis", "", "Redis URL for agents and queues (redis://host:port/0); empty runs an embedded in-process Redis")
+	fs.StringVar(&o.agents, "agents", "configs/agents.yaml", "agent directory file")
+	fs.StringVar(&o.realm, "realm", "ivrgw", "digest realm for agent registration")
+	fs.DurationVar(&o.noRTPTimeout, "no-rtp-timeout", 30*time.Second, "hang up a call after this long without RTP from the caller")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&o.gatewayID, "gateway-id", "", "this instance's name in shared Redis state (default: hostname:sip-port)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: ivrgw [flags]\n       ivrgw validate MENU.yaml\n       ivrgw agent add -ext N -name NAME [-skills a,b]\n\nflags (each also read from IVRGW_<NAME>):\n")
+		fs.PrintDefaults()
+	}
+	// Environment first, so that flags given on the command line win.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		key := "IVRGW_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(key); ok {
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %w", key, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if o.rtpMin, o.rtpMax, err = parsePortRange(o.rtpPorts); err != nil {
+		return nil, fmt.Errorf("-rtp-ports: %w", err)
+	}
+	if _, _, err := net.SplitHostPort(o.sip); err != nil {
+		return nil, fmt.Errorf("-sip %q: %w", o.sip, err)
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return nil, fmt.Errorf("-log-format %q: want text or json", o.logFormat)
+	}
+	return o, nil
+}
+
+func parsePortRange(s string) (int, int, error) {
+	lo, hi, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q: want MIN-MAX", s)
+	}
+	min, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	max, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	switch {
+	case err1 != nil || err2 != nil:
+		return 0, 0, fmt.Errorf("%q: ports must be numbers", s)
+	case min < 1024 || max > 65535 || min >= max:
+		return 0, 0, fmt.Errorf("%q: want 1024 <= MIN < MAX <= 65535", s)
+	case max-min < 2:
+		return 0, 0, fmt.Errorf("%q: range holds no even/odd pair", s)
+	}
+	return min, max, nil
+}
+
+// addresses works out where RTP binds and what address goes into SDP.
+func (o *options) addresses() (bind, public netip.Addr, err error) {
+	host, _, _ := net.SplitHostPort(o.sip)
+	bind = netip.IPv4Unspecified()
+	if host != "" {
+		if bind, err = netip.ParseAddr(host); err != nil {
+			return bind, public, fmt.Errorf("-sip host %q must be an IP address: %w", host, err)
+		}
+	}
+	switch {
+	case o.publicIP != "":
+		if public, err = netip.ParseAddr(o.publicIP); err != nil {
+			return bind, public, fmt.Errorf("-public-ip: %w", err)
+		}
+	case !bind.IsUnspecified():
+		public = bind
+	default:
+		public = firstIPv4()
+	}
+	return bind.Unmap(), public.Unmap(), nil
+}
+
+// firstIPv4 is this host's first up, non-loopback IPv4 address, or 127.0.0.1.
+func firstIPv4() netip.Addr {
+	ifs, err := net.Interfaces()
+	if err == nil {
+		for _, ifc := range ifs {
+			if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+				continue
+			}
+			addrs, _ := ifc.Addrs()
+			for _, a := range addrs {
+				if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() {
+					return p.Addr()
+				}
+			}
+		}
+	}
+	return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+}

@@ -1,0 +1,180 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/ivrgw/ivrgw/ivr"
+	"github.com/ivrgw/ivrgw/media"
+	"github.com/ivrgw/ivrgw/media/dtmf"
+	"github.com/ivrgw/ivrgw/sip"
+	"github.com/ivrgw/ivrgw/sip/sdp"
+)
+
+// Leg is what the human fallback gets of a caller's call: enough to play to
+// the caller, hear their keys, and bridge their media to an agent.
+type Leg struct {
+	Call   *sip.Call
+	Stream *media.Stream
+	Menu   *ivr.Config
+	Log    *slog.Logger
+	// Play plays the named prompts in lang and waits until they finish or ctx ends.
+	Play func(ctx context.Context, lang string, names ...string) error
+}
+
+// Router is the seam to the human fallback: it connects a caller who asked
+// for a person (or ran out of tries) and returns when that part of the call
+// is over. An error means no person could be reached; the menu then tells the
+// caller so honestly.
+type Router interface {
+	Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error
+}
+
+// ErrNoHuman is returned by a Router that cannot reach any person.
+var ErrNoHuman = errors.New("no person can be reached")
+
+// Unavailable is the Router used when no human fallback is configured: it
+// says "please hold while I connect you" and reports that nobody can be reached.
+type Unavailable struct{}
+
+// Connect implements Router.
+func (Unavailable) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error {
+	if err := leg.Play(ctx, t.Lang, "transfer"); err != nil {
+		return err
+	}
+	return ErrNoHuman
+}
+
+// channel is the ivr.Channel of one live call.
+type channel struct {
+	g      *Gateway
+	call   *sip.Call
+	stream *media.Stream
+	log    *slog.Logger
+	menu   *ivr.Config
+	ended  string // set by the session goroutine only
+}
+
+var _ ivr.Channel = (*channel)(nil)
+
+// clips resolves prompt names in lang, falling back to the default language
+// (the menu validator makes sure that never happens for shipped prompts).
+func (ch *channel) clips(lang string, names []string) []*media.Clip {
+	out := make([]*media.Clip, 0, len(names))
+	for _, n := range names {
+		c, ok := ch.g.cfg.Prompts.Clip(lang, n)
+		if !ok {
+			ch.log.Warn("prompt missing", "lang", lang, "prompt", n)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (ch *channel) Play(ctx context.Context, lang string, names []string) <-chan struct{} {
+	return ch.stream.Play(ch.clips(lang, names)...).Done()
+}
+
+func (ch *channel) StopPlayback() { ch.stream.StopPlayback() }
+
+func (ch *channel) Transfer(ctx context.Context, t ivr.Transfer) error {
+	leg := &Leg{Call: ch.call, Stream: ch.stream, Menu: ch.menu, Log: ch.log, Play: ch.playWait}
+	err := ch.g.cfg.Router.Connect(ctx, leg, t)
+	if err == nil {
+		ch.ended = "transferred"
+	}
+	return err
+}
+
+func (ch *channel) Hangup(ctx context.Context) {
+	ch.ended = "menu_hangup"
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := ch.call.Hangup(hctx); err != nil {
+		ch.log.Warn("bye failed", "err", err)
+	}
+}
+
+func (ch *channel) playWait(ctx context.Context, lang string, names ...string) error {
+	pb := ch.stream.Play(ch.clips(lang, names)...)
+	select {
+	case <-pb.Done():
+		return nil
+	case <-ctx.Done():
+		ch.stream.StopPlayback()
+		return ctx.Err()
+	}
+}
+
+// pumpDigits merges the three digit sources into the menu's key channel.
+// A caller whose phone sends RFC 4733 events usually still leaks the tone
+// into the audio now and then; once a call has shown RFC 4733, in-band
+// detections are ignored so one press never counts twice.
+func (g *Gateway) pumpDigits(ctx context.Context, c *sip.Call, s *media.Stream, keys chan<- byte, sum *summary) {
+	seen4733 := false
+	for {
+		var ev dtmf.Event
+		select {
+		case <-ctx.Done():
+			return
+		case ev = <-s.Events():
+		case ev = <-c.Digits():
+		}
+		switch ev.Source {
+		case dtmf.RFC4733:
+			seen4733 = true
+		case dtmf.Inband:
+			if seen4733 {
+				continue
+			}
+		}
+		sum.addDigit(ev)
+		select {
+		case keys <- ev.Digit:
+		default:
+			c.Logger().Warn("key dropped, menu busy", "digit", string(ev.Digit))
+		}
+	}
+}
+
+// watchMedia applies re-INVITE changes and ends a call whose caller has sent
+// no RTP for NoRTPTimeout. While the media is inactive (hold with nothing
+// flowing either way) silence is expected and the timer does not run.
+func (g *Gateway) watchMedia(ctx context.Context, c *sip.Call, s *media.Stream, m sdp.Media, cancel context.CancelCauseFunc, log *slog.Logger) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastActive := time.Now()
+	inactive := m.Direction == sdp.Inactive
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case nm := <-c.MediaUpdates():
+			if nm.Remote != m.Remote {
+				s.SetRemote(nm.Remote)
+			}
+			s.SetSending(!nm.Hold)
+			inactive = nm.Direction == sdp.Inactive || !nm.Remote.Addr().IsValid() || nm.Remote.Addr().IsUnspecified()
+			log.Info("media updated", "remote_rtp", nm.Remote.String(), "direction", nm.Direction.String(), "hold", nm.Hold)
+			m = nm
+			lastActive = time.Now()
+		case now := <-tick.C:
+			if inactive {
+				lastActive = now
+				continue
+			}
+			last := s.LastReceived()
+			if last.After(lastActive) {
+				lastActive = last
+			}
+			if now.Sub(lastActive) > g.cfg.NoRTPTimeout {
+				log.Warn("no rtp from caller, hanging up", "silent_for", now.Sub(lastActive).Round(time.Second).String())
+				cancel(errNoRTP)
+				return
+			}
+		}
+	}
+}

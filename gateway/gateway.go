@@ -1,0 +1,179 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/ivrgw/ivrgw/ivr"
+	"github.com/ivrgw/ivrgw/media"
+	"github.com/ivrgw/ivrgw/prompts"
+	"github.com/ivrgw/ivrgw/sip"
+	"github.com/ivrgw/ivrgw/sip/sdp"
+	"golang.org/x/sync/errgroup"
+)
+
+// MenuSource gives the menu in service now. A call takes one snapshot at its
+// start and keeps it, so an operator's reload never changes a menu under a
+// caller's feet (ivr.Reloader satisfies it).
+type MenuSource interface {
+	Current() *ivr.Config
+}
+
+// Config is what the gateway needs to run calls.
+type Config struct {
+	PublicIP     netip.Addr // written into SDP
+	BindIP       netip.Addr // where RTP sockets are bound
+	Ports        *media.PortPool
+	Pacer        *media.Pacer
+	Menus        MenuSource
+	Prompts      *prompts.Set
+	Router       Router        // the human fallback; nil plays an honest "cannot connect" message
+	NoRTPTimeout time.Duration // a caller silent this long (no RTP at all) is hung up on; default 30 s
+	Logger       *slog.Logger
+}
+
+// Gateway answers calls. It is safe for concurrent use: every call runs in
+// its own HandleCall goroutine.
+type Gateway struct {
+	cfg    Config
+	active atomic.Int64
+	total  atomic.Int64
+}
+
+// New checks cfg and fills in defaults.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.Ports == nil || cfg.Pacer == nil || cfg.Menus == nil || cfg.Prompts == nil {
+		return nil, errors.New("gateway: ports, pacer, menus and prompts are required")
+	}
+	if cfg.NoRTPTimeout <= 0 {
+		cfg.NoRTPTimeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Router == nil {
+		cfg.Router = Unavailable{}
+	}
+	return &Gateway{cfg: cfg}, nil
+}
+
+// ActiveCalls is the number of calls in progress.
+func (g *Gateway) ActiveCalls() int64 { return g.active.Load() }
+
+// TotalCalls is the number of calls handled since start.
+func (g *Gateway) TotalCalls() int64 { return g.total.Load() }
+
+// Reasons a call ends on our side, recorded with context.WithCancelCause.
+var (
+	errNoRTP    = errors.New("no_rtp")
+	errMenuDone = errors.New("menu_done")
+)
+
+// HandleCall is the sip.CallHandler: it owns the call until it ends.
+func (g *Gateway) HandleCall(ctx context.Context, c *sip.Call) {
+	g.active.Add(1)
+	g.total.Add(1)
+	defer g.active.Add(-1)
+	log := c.Logger()
+	start := time.Now()
+	sum := summary{callID: c.ID(), caller: c.Caller().User}
+
+	// One bad call must never take the daemon down (sipgo recovers nothing).
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("call panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			sum.ended = "panic"
+			hangupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = c.Hangup(hangupCtx)
+		}
+		sum.duration = time.Since(start)
+		sum.log(log)
+	}()
+
+	sum.ended = g.run(ctx, c, log, &sum)
+}
+
+// run answers the call and drives the menu; it returns how the call ended.
+func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *summary) string {
+	conn, port, err := g.cfg.Ports.Listen(g.cfg.BindIP)
+	if err != nil {
+		log.Error("no rtp port", "err", err)
+		_ = c.Reject(503, "Service Unavailable")
+		return "no_rtp_port"
+	}
+	defer g.cfg.Ports.Release(port)
+	defer conn.Close()
+
+	local := sdp.Local{Addr: g.cfg.PublicIP, Port: port, Codecs: []uint8{0, 8}, SessionID: uint64(time.Now().UnixNano()), Version: 1}
+	m, err := c.Answer(ctx, local)
+	if err != nil {
+		log.Info("call not answered", "err", err)
+		return "not_answered"
+	}
+	sum.codec = codecName(m.PayloadType)
+	log.Info("call answered", "codec", sum.codec, "remote_rtp", m.Remote.String(), "event_pt", m.EventPT, "rtp_port", port)
+
+	stream := media.NewStream(media.StreamConfig{
+		Conn: conn, Remote: m.Remote, PayloadType: m.PayloadType,
+		EventPT: m.EventPT, HasEvents: m.HasEvents, Inband: true, Logger: log,
+	})
+	stream.SetSending(!m.Hold)
+
+	callCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	grp, gctx := errgroup.WithContext(callCtx)
+
+	g.cfg.Pacer.Add(stream)
+	defer g.cfg.Pacer.Remove(stream)
+
+	keys := make(chan byte, 32)
+	grp.Go(func() error { return stream.Run(gctx) })
+	grp.Go(func() error { g.pumpDigits(gctx, c, stream, keys, sum); return nil })
+	grp.Go(func() error { g.watchMedia(gctx, c, stream, m, cancel, log); return nil })
+
+	menu := g.cfg.Menus.Current()
+	ch := &channel{g: g, call: c, stream: stream, log: log, menu: menu}
+	sess := ivr.NewSession(menu, ch, log)
+	ms := sess.Run(gctx, keys)
+	sum.menu = ms
+
+	ended := ch.ended
+	if cause := context.Cause(callCtx); ended == "" && cause != nil && !errors.Is(cause, context.Canceled) {
+		ended = cause.Error()
+	}
+	if ended == "" {
+		if r := c.EndReason(); r != "" {
+			ended = r
+		}
+	}
+	cancel(errMenuDone)
+	_ = grp.Wait()
+	st := stream.Stats()
+	sum.packetsIn, sum.packetsOut = st.PacketsIn, st.PacketsOut
+
+	// Whatever ended the menu, make sure the dialog is closed: a hang-up is
+	// guaranteed on every path. Hangup is a no-op when the caller already left.
+	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer hcancel()
+	if err := c.Hangup(hctx); err != nil {
+		log.Warn("bye failed", "err", err)
+	}
+	if ended == "" {
+		ended = c.EndReason()
+	}
+	return ended
+}
+
+func codecName(pt uint8) string {
+	if pt == 8 {
+		return "PCMA"
+	}
+	return "PCMU"
+}
