@@ -1,0 +1,44 @@
+package sip
+
+import (
+	"errors"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/ivrgw/ivrgw/media/dtmf"
+)
+
+// onInfo takes key presses sent as SIP INFO (application/dtmf-relay or
+// application/dtmf; RFC 6086 frames INFO, the bodies are vendor formats).
+// Outside a dialog INFO gets 481 (RFC 6086 §4.2.2); another body type gets
+// 415 with Accept (RFC 3261 §21.4.13); an empty body is the legacy
+// keep-alive and gets 200.
+func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.lookup(req)
+	if c == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	body := req.Body()
+	if len(body) == 0 {
+		s.respond(req, tx, 200, "OK")
+		return
+	}
+	ct := ""
+	if h := req.ContentType(); h != nil {
+		ct = h.Value()
+	}
+	ev, err := dtmf.ParseInfo(ct, body)
+	switch {
+	case errors.Is(err, dtmf.ErrContentType):
+		s.respond(req, tx, 415, "Unsupported Media Type",
+			sip.NewHeader("Accept", "application/dtmf-relay, application/dtmf"))
+		return
+	case err != nil:
+		c.log.Debug("sip info body refused", "error", err)
+		s.respond(req, tx, 400, "Bad Request")
+		return
+	}
+	s.respond(req, tx, 200, "OK")
+	c.pushDigit(ev)
+}
