@@ -1,0 +1,501 @@
+package ivr
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"time"
+)
+
+// TimerID names one timer. Every StartTimer gets a new id, so a Timeout
+// that was already on its way when its timer was cancelled is recognised
+// as stale and ignored.
+type TimerID uint64
+
+// Event is what happens to a call: Key, Timeout, PromptDone, HungUp,
+// TransferFailed.
+type Event interface{ event() }
+
+// Key is one DTMF digit from the caller: 0-9, *, # (A-D are treated as
+// invalid choices).
+type Key struct{ Digit byte }
+
+// Timeout reports that the timer ID ran out.
+type Timeout struct{ ID TimerID }
+
+// PromptDone reports that the last Play finished (and was not stopped).
+type PromptDone struct{}
+
+// HungUp reports that the call ended under the menu (caller hung up,
+// media timeout, drain). docs/design.md calls it Hangup; it is renamed
+// because Hangup is the action.
+type HungUp struct{}
+
+// TransferFailed reports that the Transfer action did not hand the caller
+// over; Err is what Channel.Transfer returned. Not in docs/design.md: the
+// machine, not the runner, decides what the caller hears next.
+type TransferFailed struct{ Err error }
+
+// Errors a Channel's Transfer may wrap to tell the menu what happened.
+// Any other error means nobody could take the call and the caller has
+// been told so.
+var (
+	// ErrBackToMenu: the caller left the queue for the menu (a key while
+	// waiting). The menu is offered again; no failure is counted.
+	ErrBackToMenu = errors.New("ivr: caller returned to the menu")
+	// ErrEndCall: the Channel has already said goodbye (e.g. the queue's
+	// maximum wait). The menu hangs up without another prompt.
+	ErrEndCall = errors.New("ivr: call over after transfer")
+)
+
+func (Key) event()            {}
+func (Timeout) event()        {}
+func (PromptDone) event()     {}
+func (HungUp) event()         {}
+func (TransferFailed) event() {}
+
+// Action is what the machine asks the runner to do.
+type Action interface{ action() }
+
+// Play plays prompts in order. A key during an interruptible Play barges
+// in: the machine answers it with StopPlayback first.
+type Play struct {
+	Lang          string
+	Prompts       []string
+	Interruptible bool
+}
+
+// StopPlayback stops the current Play; no PromptDone follows for it.
+type StopPlayback struct{}
+
+// StartTimer starts the machine's one timer. The machine never has two
+// timers running: it cancels one before it starts the next.
+type StartTimer struct {
+	ID    TimerID
+	After time.Duration
+}
+
+// CancelTimer stops the timer ID.
+type CancelTimer struct{ ID TimerID }
+
+// Transfer hands the caller to a person: routing takes over. It is also
+// the argument of Channel.Transfer.
+type Transfer struct {
+	Queue    string
+	Priority int
+	Reason   string            // ReasonCallerRequest, ReasonMaxTries, ReasonMenuOption
+	Digits   map[string]string // collected entries by Collect.Name
+	Path     []string          // menus visited
+	Lang     string
+}
+
+// Hangup ends the call after its goodbye prompt has played.
+type Hangup struct{ Reason string }
+
+// SetLanguage reports that the caller switched languages; later Plays
+// carry the new language.
+type SetLanguage struct{ Lang string }
+
+func (Play) action()         {}
+func (StopPlayback) action() {}
+func (StartTimer) action()   {}
+func (CancelTimer) action()  {}
+func (Transfer) action()     {}
+func (Hangup) action()       {}
+func (SetLanguage) action()  {}
+
+// Reasons carried by Transfer and Hangup, and in Summary.Outcome.
+const (
+	ReasonCallerRequest  = "caller_request"  // the person key
+	ReasonMaxTries       = "max_tries"       // too many invalid or silent tries
+	ReasonMenuOption     = "menu_option"     // an option said transfer or hangup
+	ReasonTransferFailed = "transfer_failed" // nobody could take the call
+	OutcomeCallerHangup  = "caller_hangup"   // the call ended inside the menu
+)
+
+// Summary is what a call did in the menu, for the call-end log line.
+// Keys holds menu choices as pressed; digits typed into a collect are
+// shown as 'x' so an account number never reaches a log.
+type Summary struct {
+	Path    []string
+	Keys    string
+	Outcome string // "transfer:<reason>", "hangup:<reason>", "caller_hangup", "" while running
+	Tries   int    // failed attempts (invalid or no input) over the whole call
+}
+
+type phase uint8
+
+const (
+	inMenu     phase = iota // menu prompt playing, or waiting for a key
+	inInfo                  // a play: message; the menu's keys still work
+	inCollect               // collecting digits
+	inFinal                 // a prompt that cannot be interrupted, then pending
+	inTransfer              // Transfer emitted, waiting to hear if it failed
+	ended
+)
+
+// A caller going round in circles must not grow the back stack or the
+// summary without end: these bound them.
+const (
+	maxHistory = 16
+	maxPath    = 64
+	maxKeys    = 256
+)
+
+// Machine is the menu state machine of one call. It is pure and
+// synchronous: no clocks, no goroutines, no I/O. It is not safe for
+// concurrent use; the Session owns it.
+type Machine struct {
+	cfg     *Config
+	lang    string
+	menu    *Menu
+	history []*Menu
+	phase   phase
+	playing bool
+	timer   TimerID // the running timer, 0 if none
+	gen     TimerID
+	tries   int // failures at the current menu or collect
+
+	collect *Collect
+	buf     []byte
+	digits  map[string]string
+
+	pending  Action // sent when the inFinal prompt ends
+	reason   string // of the pending or last Transfer
+	failures int    // transfers that failed
+
+	path       []string
+	keys       []byte
+	outcome    string
+	totalTries int
+}
+
+// NewMachine returns a machine for one call on cfg, which must come from
+// Parse (it is not validated again).
+func NewMachine(cfg *Config) *Machine {
+	return &Machine{cfg: cfg, lang: cfg.DefaultLanguage, digits: map[string]string{}}
+}
+
+// Start plays the welcome and the start menu.
+func (m *Machine) Start() []Action {
+	return m.enter(m.cfg.Menus[m.cfg.Start], m.cfg.Welcome)
+}
+
+// Handle feeds one event and returns the actions it causes, in order.
+func (m *Machine) Handle(ev Event) []Action {
+	switch ev := ev.(type) {
+	case Key:
+		return m.key(ev.Digit)
+	case Timeout:
+		if ev.ID == 0 || ev.ID != m.timer {
+			return nil // stale: cancelled, or superseded by a newer timer
+		}
+		m.timer = 0
+		return m.timeout()
+	case PromptDone:
+		if !m.playing {
+			return nil
+		}
+		m.playing = false
+		return m.promptDone()
+	case HungUp:
+		return m.hungUp()
+	case TransferFailed:
+		return m.transferFailed(ev.Err)
+	}
+	return nil
+}
+
+// Summary reports the call so far.
+func (m *Machine) Summary() Summary {
+	return Summary{Path: slices.Clone(m.path), Keys: string(m.keys), Outcome: m.outcome, Tries: m.totalTries}
+}
+
+// play hands out its own copy of the prompt list: the Config is shared by
+// every call and must stay read-only.
+func (m *Machine) play(prompts []string, interruptible bool) Action {
+	m.playing = true
+	return Play{Lang: m.lang, Prompts: slices.Clone(prompts), Interruptible: interruptible}
+}
+
+func (m *Machine) record(d byte) {
+	if len(m.keys) < maxKeys {
+		m.keys = append(m.keys, d)
+	}
+}
+
+func (m *Machine) startTimer(d time.Duration) []Action {
+	m.gen++
+	m.timer = m.gen
+	return []Action{StartTimer{ID: m.gen, After: d}}
+}
+
+func join(a, b []string) []string {
+	return append(slices.Clone(a), b...)
+}
+
+// enter offers menu with its full prompt, after prefix.
+func (m *Machine) enter(menu *Menu, prefix []string) []Action {
+	m.menu = menu
+	m.tries = 0
+	m.phase = inMenu
+	if len(m.path) < maxPath {
+		m.path = append(m.path, menu.ID)
+	}
+	return []Action{m.play(join(prefix, menu.Prompt), true)}
+}
+
+// reprompt is the prompt for the next attempt at the current menu: the
+// short one, except on the last attempt, where a caller who has failed
+// so far hears the full list once more. Without a short prompt it is
+// always the full one.
+func (m *Machine) reprompt() []string {
+	if len(m.menu.Short) == 0 || m.tries+1 >= m.menu.MaxTries {
+		return m.menu.Prompt
+	}
+	return m.menu.Short
+}
+
+func (m *Machine) key(d byte) []Action {
+	switch m.phase {
+	case inFinal, inTransfer, ended:
+		return nil // the call is being handed over; keys mean nothing now
+	}
+	var acts []Action
+	if m.playing {
+		// Barge-in: a caller who knows the menu need not hear it out.
+		acts = append(acts, StopPlayback{})
+		m.playing = false
+	}
+	if m.timer != 0 {
+		acts = append(acts, CancelTimer{ID: m.timer})
+		m.timer = 0
+	}
+	if m.phase == inCollect {
+		return append(acts, m.collectKey(d)...)
+	}
+	m.record(d)
+	m.phase = inMenu
+	return append(acts, m.choose(d)...)
+}
+
+func (m *Machine) choose(d byte) []Action {
+	if d == m.cfg.Person.Key {
+		return m.transfer(m.cfg.Person.Queue, m.cfg.Person.Priority, ReasonCallerRequest, nil)
+	}
+	o, ok := m.menu.Options[d]
+	if !ok {
+		return m.fail(m.cfg.Prompts.Invalid)
+	}
+	m.tries = 0
+	return m.do(o, nil)
+}
+
+// do carries out option o, playing prefix first.
+func (m *Machine) do(o *Option, prefix []string) []Action {
+	switch o.Kind {
+	case KindMenu:
+		m.history = append(m.history, m.menu)
+		if len(m.history) > maxHistory {
+			m.history = m.history[1:]
+		}
+		return m.enter(m.cfg.Menus[o.Menu], prefix)
+	case KindPlay:
+		m.phase = inInfo
+		return []Action{m.play(join(prefix, o.Prompts), true)}
+	case KindBack:
+		if n := len(m.history); n > 0 {
+			prev := m.history[n-1]
+			m.history = m.history[:n-1]
+			return m.enter(prev, prefix)
+		}
+		// back at the start menu has nowhere to go: offer it again.
+		return []Action{m.play(join(prefix, m.menu.Prompt), true)}
+	case KindRepeat:
+		return []Action{m.play(join(prefix, m.menu.Prompt), true)}
+	case KindHangup:
+		return m.final(join(prefix, []string{m.cfg.Prompts.Goodbye}), Hangup{Reason: ReasonMenuOption}, "hangup:"+ReasonMenuOption)
+	case KindTransfer:
+		return m.transfer(o.Queue, o.Priority, ReasonMenuOption, prefix)
+	case KindLanguage:
+		m.lang = o.Language
+		return []Action{SetLanguage{Lang: o.Language}, m.play(join(prefix, m.menu.Prompt), true)}
+	case KindCollect:
+		m.phase = inCollect
+		m.collect = o.Collect
+		m.buf = m.buf[:0]
+		m.tries = 0
+		return []Action{m.play(join(prefix, o.Collect.Prompt), true)}
+	}
+	return nil
+}
+
+// fail counts an invalid or silent attempt. After MaxTries the caller
+// goes to a person: never hung up on, never looped for ever.
+func (m *Machine) fail(errPrompt string) []Action {
+	m.tries++
+	m.totalTries++
+	if m.tries >= m.menu.MaxTries {
+		m.collect = nil
+		return m.transfer(m.cfg.Person.Queue, m.cfg.Person.Priority, ReasonMaxTries,
+			[]string{errPrompt, m.cfg.Prompts.TooManyTries})
+	}
+	if m.phase == inCollect {
+		m.buf = m.buf[:0]
+		return []Action{m.play(join([]string{errPrompt}, m.collect.Prompt), true)}
+	}
+	m.phase = inMenu
+	return []Action{m.play(join([]string{errPrompt}, m.reprompt()), true)}
+}
+
+// transfer hands the caller over, after prompts if there are any. The
+// hold prompt itself is the Channel's to play (see SystemPrompts).
+func (m *Machine) transfer(queue string, prio int, reason string, prompts []string) []Action {
+	m.reason = reason
+	t := Transfer{
+		Queue: queue, Priority: prio, Reason: reason,
+		Digits: maps.Clone(m.digits), Path: slices.Clone(m.path), Lang: m.lang,
+	}
+	if len(prompts) == 0 {
+		m.phase = inTransfer
+		m.outcome = "transfer:" + reason
+		return []Action{t}
+	}
+	return m.final(prompts, t, "transfer:"+reason)
+}
+
+// final plays prompts to the end, then sends a (Transfer or Hangup).
+func (m *Machine) final(prompts []string, a Action, outcome string) []Action {
+	m.phase = inFinal
+	m.pending = a
+	m.outcome = outcome
+	return []Action{m.play(prompts, false)}
+}
+
+func (m *Machine) promptDone() []Action {
+	switch m.phase {
+	case inMenu:
+		// The no-input timer starts when the prompt ends, not when it
+		// starts: a long prompt must not eat the caller's time to answer.
+		return m.startTimer(m.menu.NoInputTimeout)
+	case inInfo:
+		m.phase = inMenu
+		return []Action{m.play(m.reprompt(), true)}
+	case inCollect:
+		if len(m.buf) > 0 {
+			return m.startTimer(m.collect.InterDigitTimeout)
+		}
+		return m.startTimer(m.menu.NoInputTimeout)
+	case inFinal:
+		a := m.pending
+		m.pending = nil
+		m.phase = ended
+		if _, ok := a.(Transfer); ok {
+			m.phase = inTransfer
+		}
+		return []Action{a}
+	}
+	return nil
+}
+
+func (m *Machine) timeout() []Action {
+	switch m.phase {
+	case inMenu:
+		return m.fail(m.cfg.Prompts.NoInput)
+	case inCollect:
+		if len(m.buf) == 0 {
+			return m.fail(m.cfg.Prompts.NoInput)
+		}
+		// The caller stopped typing: take what is there.
+		return m.collectEnd()
+	}
+	return nil
+}
+
+func (m *Machine) collectKey(d byte) []Action {
+	c := m.collect
+	switch {
+	case d == '*':
+		// * abandons the entry and offers the menu again.
+		m.record(d)
+		m.collect = nil
+		m.phase = inMenu
+		m.tries = 0
+		return []Action{m.play(m.reprompt(), true)}
+	case c.Terminator != 0 && d == c.Terminator:
+		m.record(d)
+		return m.collectEnd()
+	case d < '0' || d > '9':
+		m.record(d)
+		return m.fail(m.cfg.Prompts.Invalid)
+	}
+	m.record('x')
+	m.buf = append(m.buf, d)
+	if len(m.buf) >= c.MaxDigits {
+		return m.collectEnd()
+	}
+	return m.startTimer(c.InterDigitTimeout)
+}
+
+func (m *Machine) collectEnd() []Action {
+	c := m.collect
+	if len(m.buf) < c.MinDigits {
+		return m.fail(m.cfg.Prompts.Invalid)
+	}
+	m.digits[c.Name] = string(m.buf)
+	m.buf = m.buf[:0]
+	m.collect = nil
+	m.phase = inMenu
+	m.tries = 0
+	return m.do(c.Then, c.Done)
+}
+
+// transferFailed decides what follows a hand-over that did not happen.
+// The Channel has already told the caller why (see SystemPrompts).
+func (m *Machine) transferFailed(err error) []Action {
+	if m.phase != inTransfer {
+		return nil
+	}
+	switch {
+	case errors.Is(err, ErrBackToMenu):
+		// The caller left the queue on purpose: the menu, as on entry.
+		m.outcome = ""
+		m.phase = inMenu
+		m.tries = 0
+		return []Action{m.play(m.menu.Prompt, true)}
+	case errors.Is(err, ErrEndCall):
+		m.phase = ended
+		m.outcome = "hangup:" + ReasonTransferFailed
+		return []Action{Hangup{Reason: ReasonTransferFailed}}
+	}
+	m.failures++
+	// A caller sent to a person because the menu failed them, or whose
+	// second transfer failed too, is let go politely: offering the menu
+	// again would loop for ever.
+	if m.reason == ReasonMaxTries || m.failures >= 2 {
+		return m.final([]string{m.cfg.Prompts.Goodbye}, Hangup{Reason: ReasonTransferFailed}, "hangup:"+ReasonTransferFailed)
+	}
+	m.outcome = ""
+	m.phase = inMenu
+	m.tries = 0
+	return []Action{m.play(m.reprompt(), true)}
+}
+
+func (m *Machine) hungUp() []Action {
+	var acts []Action
+	if m.timer != 0 {
+		acts = append(acts, CancelTimer{ID: m.timer})
+		m.timer = 0
+	}
+	_, hangingUp := m.pending.(Hangup)
+	switch {
+	case m.phase == inTransfer, m.phase == ended, m.phase == inFinal && hangingUp:
+		// The menu had already decided how the call ends; keep that.
+	default:
+		m.outcome = OutcomeCallerHangup
+	}
+	m.pending = nil
+	m.phase = ended
+	m.playing = false
+	return acts
+}

@@ -1,0 +1,131 @@
+package ivr
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Channel is what the menu needs from a live call. The gateway
+// implements it over a sip.Call and a media.Stream.
+type Channel interface {
+	// Play starts prompts in order and returns a channel closed when they
+	// have all played. A nil channel means "already done". After
+	// StopPlayback the channel may close or not; the Session no longer
+	// listens to it.
+	Play(ctx context.Context, lang string, prompts []string) (done <-chan struct{})
+	StopPlayback()
+	// Transfer hands the caller to routing (the human-fallback seam) and
+	// returns when routing is done with the call. It owns what the caller
+	// hears meanwhile: the hold prompt, and being told when nobody can be
+	// reached. A nil error ends the menu. An error gives the call back to
+	// the menu: wrap ErrBackToMenu if the caller asked for the menu,
+	// ErrEndCall if goodbye was already said; anything else means nobody
+	// could take the call (the menu offers itself once more, then hangs up).
+	Transfer(ctx context.Context, t Transfer) error
+	Hangup(ctx context.Context)
+}
+
+// Session runs a Machine for one call against a Channel.
+type Session struct {
+	cfg *Config
+	ch  Channel
+	log *slog.Logger
+}
+
+// NewSession returns a runner for one call on the menu snapshot cfg: a
+// reload during the call does not change the menu under the caller.
+func NewSession(cfg *Config, ch Channel, log *slog.Logger) *Session {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Session{cfg: cfg, ch: ch, log: log}
+}
+
+// Run plays the menu until the call is handed over (Transfer returned
+// nil), hung up by the menu, or ended under it (ctx done). keys carries
+// the caller's digits; a closed keys channel is not the end of the call.
+// One goroutine, the caller's, owns the machine, the timer and the
+// channel calls: there is nothing to lock.
+func (s *Session) Run(ctx context.Context, keys <-chan byte) Summary {
+	m := NewMachine(s.cfg)
+	var (
+		playDone <-chan struct{}
+		timer    *time.Timer
+		timerC   <-chan time.Time
+		timerID  TimerID
+	)
+	stopTimer := func() {
+		if timer != nil {
+			timer.Stop()
+		}
+		timer, timerC, timerID = nil, nil, 0
+	}
+	defer stopTimer()
+	done := func() Summary {
+		sum := m.Summary()
+		s.log.Info("ivr done", "outcome", sum.Outcome, "path", sum.Path, "keys", sum.Keys, "tries", sum.Tries)
+		return sum
+	}
+
+	pending := m.Start()
+	for {
+		for len(pending) > 0 {
+			a := pending[0]
+			pending = pending[1:]
+			switch a := a.(type) {
+			case Play:
+				playDone = s.ch.Play(ctx, a.Lang, a.Prompts)
+				if playDone == nil {
+					pending = append(pending, m.Handle(PromptDone{})...)
+				}
+			case StopPlayback:
+				s.ch.StopPlayback()
+				playDone = nil
+			case StartTimer:
+				stopTimer()
+				timer = time.NewTimer(a.After)
+				timerC, timerID = timer.C, a.ID
+			case CancelTimer:
+				if a.ID == timerID {
+					stopTimer()
+				}
+			case SetLanguage:
+				s.log.Debug("language changed", "lang", a.Lang)
+			case Transfer:
+				err := s.ch.Transfer(ctx, a)
+				if err == nil {
+					return done()
+				}
+				if ctx.Err() != nil {
+					m.Handle(HungUp{})
+					return done()
+				}
+				s.log.Warn("transfer failed", "queue", a.Queue, "reason", a.Reason, "err", err)
+				pending = append(pending, m.Handle(TransferFailed{Err: err})...)
+			case Hangup:
+				// The BYE must go out even if the call's context is ending.
+				s.ch.Hangup(context.WithoutCancel(ctx))
+				return done()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			m.Handle(HungUp{})
+			return done()
+		case d, ok := <-keys:
+			if !ok {
+				keys = nil
+				continue
+			}
+			pending = m.Handle(Key{Digit: d})
+		case <-playDone:
+			playDone = nil
+			pending = m.Handle(PromptDone{})
+		case <-timerC:
+			id := timerID
+			timer, timerC, timerID = nil, nil, 0
+			pending = m.Handle(Timeout{ID: id})
+		}
+	}
+}
