@@ -1,0 +1,301 @@
+// Command ivrload is the gateway's load tool: it places N concurrent calls
+// with the project's test phone (sip/testphone), keeps each up for a while
+// listening to the menu, and reports how punctually the gateway's RTP
+// arrived (lateness against the RTP timestamp schedule), how much was lost,
+// and, given -pid, how much CPU the gateway used.
+//
+// It only ever sends to loopback (127.0.0.0/8 or ::1) and every loop ends
+// by itself: the ramp after N calls, each call after -duration plus fixed
+// SIP timeouts. It must not import the gateway's own packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ivrgw/ivrgw/sip/testphone"
+)
+
+type options struct {
+	target      string
+	transport   string
+	calls       int
+	ramp        float64
+	duration    time.Duration
+	pid         int
+	to          string
+	dialTimeout time.Duration
+}
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "ivrload:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, opts, os.Stdout, log); err != nil {
+		fmt.Fprintln(os.Stderr, "ivrload:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("ivrload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.target, "target", "127.0.0.1:5060", "gateway SIP address (loopback only)")
+	fs.StringVar(&o.transport, "transport", "udp", "udp or tcp")
+	fs.IntVar(&o.calls, "calls", 100, "number of concurrent calls")
+	fs.Float64Var(&o.ramp, "ramp", 50, "calls started per second")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long each call stays up")
+	fs.IntVar(&o.pid, "pid", 0, "gateway process id, to report its CPU use (Linux /proc)")
+	fs.StringVar(&o.to, "to", "support", "number to dial")
+	fs.DurationVar(&o.dialTimeout, "dial-timeout", 10*time.Second, "time allowed for each call to be answered")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	var errs []error
+	if err := checkTarget(o.target); err != nil {
+		errs = append(errs, err)
+	}
+	if o.transport != "udp" && o.transport != "tcp" {
+		errs = append(errs, fmt.Errorf("-transport %q: want udp or tcp", o.transport))
+	}
+	if o.calls < 1 || o.calls > 10000 {
+		errs = append(errs, fmt.Errorf("-calls %d: want 1..10000", o.calls))
+	}
+	if o.ramp <= 0 {
+		errs = append(errs, fmt.Errorf("-ramp %v: want > 0", o.ramp))
+	}
+	if o.duration <= 0 || o.duration > time.Hour {
+		errs = append(errs, fmt.Errorf("-duration %v: want (0, 1h]", o.duration))
+	}
+	if o.dialTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("-dial-timeout %v: want > 0", o.dialTimeout))
+	}
+	return o, errors.Join(errs...)
+}
+
+// checkTarget refuses anything but a loopback IP literal: this tool makes
+// real load and must never point it at another machine. Host names are
+// refused too, so no resolver can turn one into a remote address.
+func checkTarget(target string) error {
+	host, port, err := net.SplitHostPort(target)
+	if err != nil {
+		return fmt.Errorf("-target %q: %w", target, err)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("-target %q: bad port", target)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("-target %q: host must be a loopback IP address", target)
+	}
+	if ip.Zone() != "" || !ip.Unmap().IsLoopback() {
+		return fmt.Errorf("-target %q: not loopback (want 127.0.0.0/8 or ::1)", target)
+	}
+	return nil
+}
+
+// callResult is one call's outcome.
+type callResult struct {
+	err        error
+	endedEarly bool // the gateway hung up before -duration
+	stats      streamStats
+}
+
+func run(ctx context.Context, o options, out io.Writer, log *slog.Logger) error {
+	cpu0, cpuErr := readCPU(o.pid)
+	start := time.Now()
+	results := make([]callResult, o.calls)
+	var wg sync.WaitGroup
+	interval := time.Duration(float64(time.Second) / o.ramp)
+	next := time.Now()
+	started := 0
+ramp:
+	for i := range o.calls {
+		if i > 0 {
+			next = next.Add(interval)
+			select {
+			case <-time.After(time.Until(next)):
+			case <-ctx.Done():
+				break ramp
+			}
+		}
+		started++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = placeCall(ctx, o, i, log)
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	cpu1, _ := readCPU(o.pid)
+
+	fmt.Fprintf(out, "ivrload: target %s/%s, %d calls, ramp %.0f/s, duration %v\n", o.target, o.transport, o.calls, o.ramp, o.duration)
+	report(out, results[:started])
+	if o.pid > 0 {
+		if cpuErr != nil {
+			fmt.Fprintf(out, "gateway cpu: %v\n", cpuErr)
+		} else {
+			used := cpu1 - cpu0
+			fmt.Fprintf(out, "gateway cpu (pid %d): %.2f s over %.1f s wall = %.1f%% of one core\n",
+				o.pid, used.Seconds(), wall.Seconds(), 100*used.Seconds()/wall.Seconds())
+		}
+	}
+	return nil
+}
+
+func placeCall(ctx context.Context, o options, i int, log *slog.Logger) callResult {
+	dctx, cancel := context.WithTimeout(ctx, o.dialTimeout)
+	defer cancel()
+	call, err := testphone.Dial(dctx, testphone.Config{
+		Target: o.target, Transport: o.transport, From: fmt.Sprintf("load%05d", i), To: o.to,
+		DiscardAudio: true, Logger: log,
+	})
+	if err != nil {
+		return callResult{err: err}
+	}
+	defer call.Close()
+	var res callResult
+	select {
+	case <-time.After(o.duration):
+	case <-call.Done():
+		res.endedEarly = true
+	case <-ctx.Done():
+	}
+	res.stats = analyze(call.Received(), call.Media().Codec)
+	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer hcancel()
+	if err := call.Hangup(hctx); err != nil {
+		log.Warn("hangup failed", "call", i, "error", err)
+	}
+	return res
+}
+
+func report(out io.Writer, results []callResult) {
+	var answered, early int
+	failures := map[string]int{}
+	var all, gaps []time.Duration
+	var received, expected int
+	for _, r := range results {
+		if r.err != nil {
+			failures[failureKind(r.err)]++
+			continue
+		}
+		answered++
+		if r.endedEarly {
+			early++
+		}
+		all = append(all, r.stats.lateness...)
+		gaps = append(gaps, r.stats.gaps...)
+		received += r.stats.received
+		expected += r.stats.expected
+	}
+	fmt.Fprintf(out, "calls: attempted %d, answered %d, failed %d, ended early by the gateway %d\n",
+		len(results), answered, len(results)-answered, early)
+	if len(failures) > 0 {
+		kinds := make([]string, 0, len(failures))
+		for k := range failures {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		var b strings.Builder
+		for _, k := range kinds {
+			fmt.Fprintf(&b, " %s x%d;", k, failures[k])
+		}
+		fmt.Fprintf(out, "failures:%s\n", b.String())
+	}
+	lost := expected - received
+	lossPct := 0.0
+	if expected > 0 {
+		lossPct = 100 * float64(max(lost, 0)) / float64(expected)
+	}
+	fmt.Fprintf(out, "rtp: received %d packets, expected %d, lost %d (%.3f%%)\n", received, expected, max(lost, 0), lossPct)
+	if len(all) == 0 {
+		fmt.Fprintln(out, "lateness: no audio received")
+		return
+	}
+	slices.Sort(all)
+	slices.Sort(gaps)
+	fmt.Fprintf(out, "lateness: p50 %s, p99 %s, max %s\n", ms(percentile(all, 50)), ms(percentile(all, 99)), ms(all[len(all)-1]))
+	if len(gaps) > 0 {
+		fmt.Fprintf(out, "inter-arrival: p50 %s, p99 %s, max %s\n", ms(percentile(gaps, 50)), ms(percentile(gaps, 99)), ms(gaps[len(gaps)-1]))
+	}
+}
+
+// failureKind groups errors for the report: SIP status, or a short cause.
+func failureKind(err error) string {
+	var se *testphone.StatusError
+	switch {
+	case errors.As(err, &se):
+		return strconv.Itoa(se.Code)
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	}
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	if len(s) > 60 {
+		s = s[:60]
+	}
+	return strconv.Quote(s)
+}
+
+// clockTick is USER_HZ, the unit of /proc/PID/stat times; 100 on every
+// Linux architecture Go runs on (it is fixed in the kernel ABI).
+const clockTick = 100
+
+// readCPU returns utime+stime of pid from /proc/PID/stat (proc(5), fields
+// 14 and 15); 0 and no error when pid is 0.
+func readCPU(pid int) (time.Duration, error) {
+	if pid <= 0 {
+		return 0, nil
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read cpu of pid %d: %w", pid, err)
+	}
+	return parseStat(string(b))
+}
+
+func parseStat(s string) (time.Duration, error) {
+	// The command name (field 2) may hold spaces and parentheses: fields
+	// are counted after the last ')'.
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, errors.New("parse /proc stat: no ')'")
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, errors.New("parse /proc stat: too few fields")
+	}
+	// f[0] is field 3 (state), so utime (14) is f[11] and stime (15) f[12].
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("parse /proc stat: %w", err)
+	}
+	return time.Duration(ut+st) * time.Second / clockTick, nil
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ivrgw/ivrgw/sip/testphone"
+	"github.com/ivrgw/ivrgw/sip/testphone/fakeuas"
+)
+
+func TestCheckTarget(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"127.0.0.1:5060", true},
+		{"127.1.2.3:5060", true},
+		{"[::1]:5060", true},
+		{"[::ffff:127.0.0.1]:5060", true},
+		{"10.0.0.1:5060", false},
+		{"192.0.2.10:5060", false},
+		{"[2001:db8::1]:5060", false},
+		{"localhost:5060", false},
+		{"127.0.0.1", false},
+		{"127.0.0.1:0", false},
+		{"0.0.0.0:5060", false},
+	}
+	for _, tt := range tests {
+		if got := checkTarget(tt.in) == nil; got != tt.want {
+			t.Errorf("checkTarget(%q) ok = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestAnalyze(t *testing.T) {
+	t0 := time.Now()
+	pkt := func(i int, seq uint16, ssrc uint32, late time.Duration) testphone.PacketInfo {
+		return testphone.PacketInfo{
+			Arrival: t0.Add(time.Duration(i)*20*time.Millisecond + late), Seq: seq,
+			Timestamp: 4294967000 + uint32(i)*160, SSRC: ssrc, PT: 0, // wraps the timestamp
+		}
+	}
+	tests := []struct {
+		name          string
+		pkts          []testphone.PacketInfo
+		wantLate      []time.Duration
+		wantRecv, exp int
+	}{
+		{
+			name:     "on time, wrapping seq and ts",
+			pkts:     []testphone.PacketInfo{pkt(0, 65534, 1, 0), pkt(1, 65535, 1, 0), pkt(2, 0, 1, 0)},
+			wantLate: []time.Duration{0, 0, 0}, wantRecv: 3, exp: 3,
+		},
+		{
+			name:     "late first packet and a loss",
+			pkts:     []testphone.PacketInfo{pkt(0, 10, 1, 5*time.Millisecond), pkt(1, 11, 1, 0), pkt(3, 13, 1, 2*time.Millisecond)},
+			wantLate: []time.Duration{5 * time.Millisecond, 0, 2 * time.Millisecond}, wantRecv: 3, exp: 4,
+		},
+		{
+			name:     "new ssrc starts a new schedule",
+			pkts:     []testphone.PacketInfo{pkt(0, 10, 1, 0), pkt(1, 11, 1, 0), pkt(2, 500, 2, 7*time.Millisecond), pkt(3, 501, 2, 7*time.Millisecond)},
+			wantLate: []time.Duration{0, 0, 0, 0}, wantRecv: 4, exp: 4,
+		},
+		{
+			name:     "other payload types ignored",
+			pkts:     []testphone.PacketInfo{pkt(0, 1, 1, 0), {PT: 101, Arrival: t0}, pkt(1, 2, 1, 3*time.Millisecond)},
+			wantLate: []time.Duration{0, 3 * time.Millisecond}, wantRecv: 2, exp: 2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := analyze(tt.pkts, 0)
+			if !equalDurations(st.lateness, tt.wantLate) || st.received != tt.wantRecv || st.expected != tt.exp {
+				t.Errorf("analyze() = lateness %v received %d expected %d, want %v %d %d",
+					st.lateness, st.received, st.expected, tt.wantLate, tt.wantRecv, tt.exp)
+			}
+		})
+	}
+}
+
+func equalDurations(a, b []time.Duration) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if (a[i] - b[i]).Abs() > time.Microsecond {
+			return false
+		}
+	}
+	return true
+}
+
+func TestParseStat(t *testing.T) {
+	// A command name with spaces and ')' must not shift the fields.
+	in := "4242 (ivr gw) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 100 0 0"
+	got, err := parseStat(in)
+	if err != nil || got != 3*time.Second {
+		t.Errorf("parseStat(%q) = %v, %v, want 3s", in, got, err)
+	}
+	if _, err := parseStat("garbage"); err == nil {
+		t.Error("parseStat(garbage) error = nil, want error")
+	}
+}
+
+// TestRunAgainstFake runs the whole tool briefly against the fake UAS.
+func TestRunAgainstFake(t *testing.T) {
+	tests := []struct {
+		name string
+		fake fakeuas.Config
+		want []string
+	}{
+		{"answered", fakeuas.Config{}, []string{"attempted 4, answered 4, failed 0", "lost 0 (0.000%)", "lateness: p50"}},
+		{"busy", fakeuas.Config{Reject: 486}, []string{"attempted 4, answered 0, failed 4", "failures: 486 x4;", "no audio received"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			uas, err := fakeuas.Start(tt.fake)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer uas.Close()
+			var out bytes.Buffer
+			o := options{target: uas.Addr(), transport: "udp", calls: 4, ramp: 20, duration: time.Second,
+				to: "support", dialTimeout: 5 * time.Second, pid: os.Getpid()}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := run(ctx, o, &out, slog.New(slog.DiscardHandler)); err != nil {
+				t.Fatalf("run() = %v", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("run() report =\n%s\nwant it to contain %q", out.String(), w)
+				}
+			}
+			if !regexp.MustCompile(`gateway cpu \(pid \d+\): [0-9.]+ s`).MatchString(out.String()) {
+				t.Errorf("run() report =\n%s\nwant a cpu line", out.String())
+			}
+			t.Logf("report:\n%s", out.String())
+		})
+	}
+}
