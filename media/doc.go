@@ -1,0 +1,15 @@
+// Package media moves a call's audio: RTP streams (RFC 3550) with G.711
+// payloads, paced sending, symmetric RTP latching, playback of prompt
+// clips, DTMF detection on received packets (RFC 4733 events and in-band
+// tones), a UDP port pool, and a packet relay between two streams for a
+// bridged call.
+//
+// It knows nothing of SIP: the gateway hands it addresses and payload types
+// negotiated elsewhere. It may import pion/rtp, media/g711 and media/dtmf,
+// and must not import sipgo, sip, sip/sdp or ivr.
+//
+// Threading (docs/design.md, "Media threading"): each Stream has one reader
+// goroutine (Run) blocked in the kernel; sending is done by a Pacer with a
+// fixed number of goroutines, never by a goroutine per stream. The
+// per-packet paths (receive, send, relay) allocate nothing.
+package media

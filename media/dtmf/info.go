@@ -1,0 +1,97 @@
+package dtmf
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"mime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Errors of ParseInfo; test with errors.Is.
+var (
+	ErrContentType = errors.New("dtmf: unsupported INFO content type")
+	ErrNoSignal    = errors.New("dtmf: INFO body has no Signal")
+	ErrBadDigit    = errors.New("dtmf: not a DTMF digit")
+	ErrBadDuration = errors.New("dtmf: bad Duration")
+)
+
+// maxInfoDuration caps a claimed key press length; nobody holds a key for a minute.
+const maxInfoDuration = 60000 // ms
+
+// ParseInfo reads a SIP INFO body carrying a key press. Two bodies are in
+// use, neither standardised by the IETF:
+//
+//   - application/dtmf-relay (Cisco): lines "Signal=5" and "Duration=160"
+//     (milliseconds). Keys and spaces are tolerated in any case and with CRLF
+//     or LF line ends; Signal may be the key or its event code (10 for *,
+//     11 for #, as some phones send).
+//   - application/dtmf: the body is just the key (or its event code).
+func ParseInfo(contentType string, body []byte) (Event, error) {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return Event{}, fmt.Errorf("parse info content type %q: %w", contentType, ErrContentType)
+	}
+	switch mt {
+	case "application/dtmf-relay":
+		return parseRelay(body)
+	case "application/dtmf":
+		d, err := parseSignal(string(bytes.TrimSpace(body)))
+		if err != nil {
+			return Event{}, fmt.Errorf("parse application/dtmf body: %w", err)
+		}
+		return Event{Digit: d, Source: INFO}, nil
+	default:
+		return Event{}, fmt.Errorf("parse info body of type %q: %w", mt, ErrContentType)
+	}
+}
+
+func parseRelay(body []byte) (Event, error) {
+	ev := Event{Source: INFO}
+	haveSignal := false
+	for line := range strings.Lines(string(body)) {
+		key, val, ok := strings.Cut(line, "=")
+		if !ok {
+			continue // blank or unknown line: tolerated
+		}
+		key = strings.TrimSpace(key)
+		val = strings.TrimSpace(val)
+		switch {
+		case strings.EqualFold(key, "Signal"):
+			d, err := parseSignal(val)
+			if err != nil {
+				return Event{}, fmt.Errorf("parse dtmf-relay Signal: %w", err)
+			}
+			ev.Digit = d
+			haveSignal = true
+		case strings.EqualFold(key, "Duration"):
+			ms, err := strconv.Atoi(val)
+			if err != nil || ms < 0 || ms > maxInfoDuration {
+				return Event{}, fmt.Errorf("parse dtmf-relay Duration %q: %w", val, ErrBadDuration)
+			}
+			ev.Duration = time.Duration(ms) * time.Millisecond
+		}
+	}
+	if !haveSignal {
+		return Event{}, fmt.Errorf("parse dtmf-relay body: %w", ErrNoSignal)
+	}
+	return ev, nil
+}
+
+// parseSignal accepts one key (0-9 * # A-D, any case) or an RFC 4733 event
+// code 0-15 written in decimal.
+func parseSignal(s string) (byte, error) {
+	if len(s) == 1 {
+		if code, ok := CodeForDigit(s[0]); ok {
+			d, _ := DigitForCode(code)
+			return d, nil
+		}
+	}
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 && n <= 15 {
+		d, _ := DigitForCode(uint8(n))
+		return d, nil
+	}
+	return 0, fmt.Errorf("signal %q: %w", s, ErrBadDigit)
+}

@@ -1,0 +1,415 @@
+package media
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/ivrgw/ivrgw/media/dtmf"
+	"github.com/ivrgw/ivrgw/media/g711"
+)
+
+const (
+	rtpHeaderLen = 12
+	// maxPacket is the largest datagram read; RTP over UDP on Ethernet fits
+	// in 1500 bytes, anything longer is not ours.
+	maxPacket = 1500
+	// maxPCM bounds the audio decoded for in-band detection per packet
+	// (60 ms of 8 kHz; longer payloads are checked in their first 60 ms).
+	maxPCM = 480
+	// relatchPackets valid packets in a row from a new source move the
+	// latch (RFC 4961 symmetric RTP): enough that a single stray or spoofed
+	// packet does not steal the stream, few enough to follow a NAT rebinding
+	// within 60 ms.
+	relatchPackets = 3
+	// eventQueue is the buffer of Events(); a caller cannot type faster.
+	eventQueue = 16
+	// payloadCN is comfort noise (RFC 3389): valid RTP, no audio to analyse.
+	payloadCN = 13
+)
+
+// StreamConfig describes one call leg's media as negotiated by SDP.
+type StreamConfig struct {
+	Conn        *net.UDPConn   // bound by PortPool.Listen; the stream never closes it
+	Remote      netip.AddrPort // where SDP says to send; replaced by the latched source
+	PayloadType uint8          // 0 PCMU or 8 PCMA
+	EventPT     uint8          // telephone-event payload type, if HasEvents
+	HasEvents   bool
+	Inband      bool // run the in-band DTMF detector on received audio
+	Logger      *slog.Logger
+}
+
+// Stats are a stream's counters, for the end-of-call log line and metrics.
+type Stats struct {
+	PacketsIn, BytesIn   uint64 // valid RTP; bytes are whole datagrams
+	Garbage              uint64 // datagrams that were not RTP of this stream
+	PacketsOut, BytesOut uint64
+	SendErrors           uint64
+	LateTicks            uint64 // packets the pacer sent late to catch up
+	Resyncs              uint64 // times the pacer gave up catching up (> 200 ms behind)
+	Events               uint64 // digits delivered on Events()
+	EventsDropped        uint64 // digits lost because Events() was full
+	Relayed              uint64 // packets forwarded out of this stream from its bridge peer
+	Relatches            uint64 // times the send address followed a new source
+}
+
+type counters struct {
+	packetsIn, bytesIn, garbage                  atomic.Uint64
+	packetsOut, bytesOut, sendErrors             atomic.Uint64
+	lateTicks, resyncs, events, dropped, relayed atomic.Uint64
+	relatches                                    atomic.Uint64
+}
+
+// Stream is the RTP of one call leg: Run reads, the Pacer (or a bridge
+// peer's relay) sends.
+type Stream struct {
+	conn      *net.UDPConn
+	pt        uint8
+	eventPT   uint8
+	hasEvents bool
+	log       *slog.Logger
+	events    chan dtmf.Event
+	silence   []byte
+
+	lastRecv   atomic.Int64 // unix nanoseconds of the last valid packet
+	peer       atomic.Pointer[Stream]
+	resetLatch atomic.Bool
+	stats      counters
+
+	rx rxState // owned by the goroutine in Run
+
+	mu sync.Mutex // guards tx
+	tx txState
+
+	pace paceState // owned by the Pacer
+}
+
+type rxState struct {
+	buf      [maxPacket]byte
+	pkt      rtp.Packet
+	latched  netip.AddrPort // current source of valid RTP
+	cand     netip.AddrPort // a different source seen lately
+	candN    int            // valid packets in a row from cand
+	ssrc     uint32
+	haveSSRC bool
+	det      dtmf.Detector4733
+	inband   *dtmf.InbandDetector // nil when in-band detection is off
+	pcm      [maxPCM]int16
+}
+
+type txState struct {
+	remote  netip.AddrPort
+	sending bool
+	marker  bool // the next packet starts a talkspurt (RFC 3550 §5.1, RFC 3551 §4.1)
+	ssrc    uint32
+	seq     uint16
+	ts      uint32 // timestamp of the next paced packet
+	play    *Playback
+	pkt     rtp.Packet
+	buf     [maxPacket]byte
+	// Relay: incoming timestamps are moved into our space by a fixed
+	// offset, fixed at the first packet of each incoming SSRC.
+	relaySSRC uint32
+	relayInit bool
+	tsOffset  uint32
+	xbuf      [maxPacket]byte
+}
+
+var (
+	silenceULaw = silenceFrame(g711.SilenceULaw)
+	silenceALaw = silenceFrame(g711.SilenceALaw)
+)
+
+func silenceFrame(b byte) []byte {
+	f := make([]byte, FrameSamples)
+	for i := range f {
+		f[i] = b
+	}
+	return f
+}
+
+// NewStream prepares a stream; nothing is read until Run and nothing is sent
+// until it is added to a Pacer. A PayloadType other than 8 means PCMU.
+func NewStream(cfg StreamConfig) *Stream {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Stream{
+		conn:      cfg.Conn,
+		pt:        g711.PayloadPCMU,
+		eventPT:   cfg.EventPT,
+		hasEvents: cfg.HasEvents,
+		log:       log,
+		events:    make(chan dtmf.Event, eventQueue),
+		silence:   silenceULaw,
+	}
+	if cfg.PayloadType == g711.PayloadPCMA {
+		s.pt, s.silence = g711.PayloadPCMA, silenceALaw
+	}
+	if cfg.Inband {
+		s.rx.inband = dtmf.NewInband()
+	}
+	// RFC 3550 §5.1: SSRC, sequence number and timestamp start random.
+	s.tx = txState{
+		remote:  cfg.Remote,
+		sending: true,
+		marker:  true,
+		ssrc:    rand.Uint32(),
+		seq:     uint16(rand.Uint32()),
+		ts:      rand.Uint32(),
+	}
+	s.tx.pkt.Header = rtp.Header{Version: 2, PayloadType: s.pt, SSRC: s.tx.ssrc}
+	return s
+}
+
+// PayloadType is the stream's G.711 law (0 or 8).
+func (s *Stream) PayloadType() uint8 { return s.pt }
+
+// LocalAddr is the address the stream receives on.
+func (s *Stream) LocalAddr() netip.AddrPort {
+	return s.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// Events delivers the digits found in received RTP (RFC 4733 and in-band).
+// The channel is never closed; select on the call's context as well.
+func (s *Stream) Events() <-chan dtmf.Event { return s.events }
+
+// LastReceived is when the last valid RTP packet arrived, zero if none has;
+// the gateway hangs up a call whose peer went silent (no-RTP timeout).
+func (s *Stream) LastReceived() time.Time {
+	n := s.lastRecv.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// Remote is where the stream currently sends.
+func (s *Stream) Remote() netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tx.remote
+}
+
+// SetRemote points the stream at a new address (a re-INVITE moved the
+// media) and forgets the latched source, so the next valid packets latch again.
+func (s *Stream) SetRemote(ap netip.AddrPort) {
+	s.mu.Lock()
+	s.tx.remote = ap
+	s.mu.Unlock()
+	s.resetLatch.Store(true)
+}
+
+// SetSending turns sending on or off. Off is hold: the peer's offer was
+// sendonly or inactive, or its address 0.0.0.0 (RFC 3264 §8.4), and we must
+// send nothing. Time keeps running while off: on resume the timestamp has
+// moved on, the sequence number has not, and the marker bit is set.
+func (s *Stream) SetSending(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if on && !s.tx.sending {
+		s.tx.marker = true
+	}
+	s.tx.sending = on
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Stream) Stats() Stats {
+	c := &s.stats
+	return Stats{
+		PacketsIn: c.packetsIn.Load(), BytesIn: c.bytesIn.Load(), Garbage: c.garbage.Load(),
+		PacketsOut: c.packetsOut.Load(), BytesOut: c.bytesOut.Load(), SendErrors: c.sendErrors.Load(),
+		LateTicks: c.lateTicks.Load(), Resyncs: c.resyncs.Load(),
+		Events: c.events.Load(), EventsDropped: c.dropped.Load(),
+		Relayed: c.relayed.Load(), Relatches: c.relatches.Load(),
+	}
+}
+
+// aLongTimeAgo is a read deadline in the past: it wakes a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// Run reads and handles the stream's packets until ctx ends, then returns
+// nil; it returns an error only if reading fails otherwise. Run does not
+// close the socket.
+func (s *Stream) Run(ctx context.Context) error {
+	if err := s.conn.SetReadDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("clear rtp read deadline: %w", err)
+	}
+	// A read deadline in the past is the only way to wake a blocked
+	// ReadFrom without closing a socket the stream does not own.
+	stop := context.AfterFunc(ctx, func() { _ = s.conn.SetReadDeadline(aLongTimeAgo) })
+	defer stop()
+	for {
+		n, src, err := s.conn.ReadFromUDPAddrPort(s.rx.buf[:])
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read rtp on %s: %w", s.conn.LocalAddr(), err)
+		}
+		s.handlePacket(s.rx.buf[:n], src)
+	}
+}
+
+// handlePacket is the per-packet receive path; it must not allocate.
+func (s *Stream) handlePacket(b []byte, src netip.AddrPort) {
+	rx := &s.rx
+	// RFC 3550 §5.1: version 2 and a 12-byte fixed header, checked before
+	// Unmarshal so garbage costs no error value.
+	if len(b) < rtpHeaderLen || b[0]>>6 != 2 || rx.pkt.Unmarshal(b) != nil {
+		s.stats.garbage.Add(1)
+		return
+	}
+	p := &rx.pkt
+	isAudio := p.PayloadType == s.pt
+	isEvent := s.hasEvents && p.PayloadType == s.eventPT
+	if !isAudio && !isEvent && p.PayloadType != payloadCN {
+		s.stats.garbage.Add(1) // a payload type we did not negotiate (RFC 3550 §5.1)
+		return
+	}
+	s.stats.packetsIn.Add(1)
+	s.stats.bytesIn.Add(uint64(len(b)))
+	s.lastRecv.Store(time.Now().UnixNano())
+	s.latch(src)
+
+	if !rx.haveSSRC || p.SSRC != rx.ssrc {
+		// A new source: its timestamps and tones have nothing to do with
+		// the old one's (RFC 3550 §8.2).
+		rx.ssrc, rx.haveSSRC = p.SSRC, true
+		rx.det.Reset()
+		if rx.inband != nil {
+			rx.inband.Reset()
+		}
+	}
+	switch {
+	case isEvent:
+		if ev, ok := rx.det.Feed(p.Timestamp, p.Marker, p.Payload); ok {
+			s.deliver(ev)
+		}
+	case isAudio && rx.inband != nil:
+		pcm := g711.Decode(rx.pcm[:], p.Payload[:min(len(p.Payload), maxPCM)], s.pt)
+		for len(pcm) > 0 {
+			n := min(len(pcm), FrameSamples)
+			if d, ok := rx.inband.Process(pcm[:n]); ok {
+				s.deliver(dtmf.Event{Digit: d, Source: dtmf.Inband})
+			}
+			pcm = pcm[n:]
+		}
+	}
+	if peer := s.peer.Load(); peer != nil {
+		peer.relay(s, p, isEvent)
+	}
+}
+
+// latch implements symmetric RTP (RFC 4961, "comedia"): we send to where
+// the peer's RTP really comes from, which behind a NAT is not what its SDP
+// says. The first valid source latches at once; a different source takes
+// over once it has sent relatchPackets valid packets in a row.
+func (s *Stream) latch(src netip.AddrPort) {
+	rx := &s.rx
+	if s.resetLatch.Load() && s.resetLatch.Swap(false) {
+		rx.latched, rx.candN = netip.AddrPort{}, 0
+	}
+	if src == rx.latched {
+		rx.candN = 0
+		return
+	}
+	if rx.latched.IsValid() {
+		if src != rx.cand {
+			rx.cand, rx.candN = src, 0
+		}
+		rx.candN++
+		if rx.candN < relatchPackets {
+			return
+		}
+	}
+	rx.latched, rx.candN = src, 0
+	s.mu.Lock()
+	changed := s.tx.remote != src
+	s.tx.remote = src
+	s.mu.Unlock()
+	if changed {
+		s.stats.relatches.Add(1)
+		s.log.Debug("rtp source latched", "remote", src)
+	}
+}
+
+// deliver hands a digit to Events() without ever blocking the reader.
+func (s *Stream) deliver(ev dtmf.Event) {
+	select {
+	case s.events <- ev:
+		s.stats.events.Add(1)
+	default:
+		s.stats.dropped.Add(1)
+	}
+}
+
+// canSend reports whether there is anywhere to send; called with mu held.
+func (s *Stream) canSend() bool {
+	r := s.tx.remote
+	return s.tx.sending && r.IsValid() && r.Port() != 0 && !r.Addr().IsUnspecified()
+}
+
+// tick sends the stream's next 20 ms packet: the next frame of the current
+// playback or silence, which keeps NAT bindings and the far jitter buffer
+// alive. Called by the Pacer; a bridged stream sends nothing here, its
+// peer's relay does.
+func (s *Stream) tick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.peer.Load() != nil {
+		return
+	}
+	frame := s.nextFrame()
+	if s.canSend() {
+		s.write(s.pt, s.tx.ts, false, frame)
+	}
+	// The timestamp is the sampling clock (RFC 3550 §5.1): it advances
+	// whether or not the packet went out; the sequence number does not.
+	s.tx.ts += FrameSamples
+}
+
+// skip accounts for frames the pacer chose not to send (resynchronising
+// after a long stall): the clock moves on, the next packet is marked.
+func (s *Stream) skip(frames int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tx.ts += uint32(frames) * FrameSamples
+	s.tx.marker = true
+}
+
+// write marshals one packet into the reused buffer and sends it; mu held.
+func (s *Stream) write(pt uint8, ts uint32, marker bool, payload []byte) {
+	tx := &s.tx
+	h := &tx.pkt.Header
+	h.PayloadType = pt
+	h.SequenceNumber = tx.seq
+	h.Timestamp = ts
+	h.Marker = marker || tx.marker
+	tx.pkt.Payload = payload
+	n, err := tx.pkt.MarshalTo(tx.buf[:])
+	tx.pkt.Payload = nil // do not keep a peer's read buffer alive
+	if err != nil {
+		s.stats.sendErrors.Add(1)
+		return
+	}
+	tx.marker = false
+	tx.seq++
+	if _, err := s.conn.WriteToUDPAddrPort(tx.buf[:n], tx.remote); err != nil {
+		// Counted, not logged: a peer that went away (ICMP unreachable)
+		// would otherwise log fifty lines a second.
+		s.stats.sendErrors.Add(1)
+		return
+	}
+	s.stats.packetsOut.Add(1)
+	s.stats.bytesOut.Add(uint64(n))
+}
