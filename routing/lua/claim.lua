@@ -1,0 +1,44 @@
+-- claim.lua: reserve the longest-idle available agent with a skill.
+-- ARGV: prefix, skill, call_id, gateway_id, lease_ms, queue ('' = no queue), hb_ttl_ms
+-- Returns {'ok', ext, token, contact, source, transport, expires_ms},
+-- {'none'}, {'nothead'} or {'notqueued'}.
+local skill, call, gw = ARGV[2], ARGV[3], ARGV[4]
+local lease, queue, hbttl = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+local now = now_ms()
+settle(now, 32)
+
+if queue ~= '' then
+  -- position() drops dead callers ahead, so 1 means head among live ones
+  local pos = position(queue, call)
+  if pos < 0 then return {'notqueued'} end
+  redis.call('PEXPIRE', hbkey(queue, call), hbttl)
+  if pos ~= 1 then return {'nothead'} end
+end
+
+local z = idlekey(skill)
+while true do
+  local c = redis.call('ZRANGE', z, 0, 0)
+  if #c == 0 then return {'none'} end
+  local ext = c[1]
+  local a = akey(ext)
+  local st = redis.call('HGET', a, 'state')
+  if st == 'available' and redis.call('EXISTS', bkey(ext)) == 1 then
+    local token = tostring(redis.call('INCR', P .. 'claimseq'))
+    unidle(ext)
+    -- idle_since is kept so an abandoned ring can restore the agent's place
+    redis.call('HSET', a, 'state', 'ringing', 'call', call, 'gw', gw,
+      'claim', token, 'claimed_at', num(now))
+    redis.call('SET', lkey(ext), token, 'PX', lease)
+    redis.call('ZADD', BUSY, num(now + lease), ext)
+    if queue ~= '' then
+      redis.call('ZREM', qkey(queue), call)
+      redis.call('DEL', hbkey(queue, call))
+      redis.call('PUBLISH', EVENTS, 'left ' .. queue)
+    end
+    local b = redis.call('HMGET', bkey(ext), 'contact', 'source', 'transport', 'expires')
+    return {'ok', ext, token, b[1] or '', b[2] or '', b[3] or '', b[4] or '0'}
+  end
+  -- registration lapsed (or a stale entry): never offer it, drop it
+  unidle(ext)
+  if st == 'available' then redis.call('HSET', a, 'state', 'offline') end
+end
