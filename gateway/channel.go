@@ -20,6 +20,9 @@ type Leg struct {
 	Stream *media.Stream
 	Menu   *ivr.Config
 	Log    *slog.Logger
+	// Keys are the caller's digits while the fallback has the call (the menu
+	// is not reading them then).
+	Keys <-chan byte
 	// Play plays the named prompts in lang and waits until they finish or ctx ends.
 	Play func(ctx context.Context, lang string, names ...string) error
 }
@@ -36,12 +39,13 @@ type Router interface {
 var ErrNoHuman = errors.New("no person can be reached")
 
 // Unavailable is the Router used when no human fallback is configured: it
-// says "please hold while I connect you" and reports that nobody can be reached.
+// says "please hold while I connect you", then honestly that nobody can be
+// reached now, and reports ErrNoHuman so the menu is offered again.
 type Unavailable struct{}
 
 // Connect implements Router.
 func (Unavailable) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error {
-	if err := leg.Play(ctx, t.Lang, "transfer"); err != nil {
+	if err := leg.Play(ctx, t.Lang, "transfer", "unavailable"); err != nil {
 		return err
 	}
 	return ErrNoHuman
@@ -54,6 +58,7 @@ type channel struct {
 	stream *media.Stream
 	log    *slog.Logger
 	menu   *ivr.Config
+	keys   <-chan byte
 	ended  string // set by the session goroutine only
 }
 
@@ -81,7 +86,7 @@ func (ch *channel) Play(ctx context.Context, lang string, names []string) <-chan
 func (ch *channel) StopPlayback() { ch.stream.StopPlayback() }
 
 func (ch *channel) Transfer(ctx context.Context, t ivr.Transfer) error {
-	leg := &Leg{Call: ch.call, Stream: ch.stream, Menu: ch.menu, Log: ch.log, Play: ch.playWait}
+	leg := &Leg{Call: ch.call, Stream: ch.stream, Menu: ch.menu, Log: ch.log, Keys: ch.keys, Play: ch.playWait}
 	err := ch.g.cfg.Router.Connect(ctx, leg, t)
 	if err == nil {
 		ch.ended = "transferred"

@@ -139,19 +139,19 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 	grp.Go(func() error { g.watchMedia(gctx, c, stream, m, cancel, log); return nil })
 
 	menu := g.cfg.Menus.Current()
-	ch := &channel{g: g, call: c, stream: stream, log: log, menu: menu}
+	ch := &channel{g: g, call: c, stream: stream, log: log, menu: menu, keys: keys}
 	sess := ivr.NewSession(menu, ch, log)
 	ms := sess.Run(gctx, keys)
 	sum.menu = ms
 
+	// How the call ended, most specific first: our own hang-up or transfer,
+	// then what the SIP layer saw (remote BYE, CANCEL), then our own causes.
 	ended := ch.ended
+	if ended == "" {
+		ended = c.EndReason()
+	}
 	if cause := context.Cause(callCtx); ended == "" && cause != nil && !errors.Is(cause, context.Canceled) {
 		ended = cause.Error()
-	}
-	if ended == "" {
-		if r := c.EndReason(); r != "" {
-			ended = r
-		}
 	}
 	cancel(errMenuDone)
 	_ = grp.Wait()
