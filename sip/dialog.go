@@ -246,6 +246,10 @@ func (s *Server) ackTimeout() time.Duration {
 func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	c := s.lookup(req)
 	if c == nil {
+		if o := s.lookupOutbound(req); o != nil {
+			o.onAck(req)
+			return
+		}
 		s.log.Debug("sip ack for unknown dialog", "call_id", callID(req))
 		return
 	}
@@ -260,6 +264,10 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	c := s.lookup(req)
 	if c == nil {
+		if o := s.lookupOutbound(req); o != nil {
+			o.onBye(req, tx)
+			return
+		}
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"errors"
+	"log/slog"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -14,8 +15,13 @@ import (
 // 415 with Accept (RFC 3261 §21.4.13); an empty body is the legacy
 // keep-alive and gets 200.
 func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
-	c := s.lookup(req)
-	if c == nil {
+	var push func(dtmf.Event)
+	var log *slog.Logger
+	if c := s.lookup(req); c != nil {
+		push, log = c.pushDigit, c.log
+	} else if o := s.lookupOutbound(req); o != nil {
+		push, log = o.pushDigit, o.log // the agent's keys on an outbound leg
+	} else {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
@@ -35,10 +41,10 @@ func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 			sip.NewHeader("Accept", "application/dtmf-relay, application/dtmf"))
 		return
 	case err != nil:
-		c.log.Debug("sip info body refused", "error", err)
+		log.Debug("sip info body refused", "error", err)
 		s.respond(req, tx, 400, "Bad Request")
 		return
 	}
 	s.respond(req, tx, 200, "OK")
-	c.pushDigit(ev)
+	push(ev)
 }

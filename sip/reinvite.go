@@ -17,6 +17,10 @@ import (
 func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := s.lookup(req)
 	if c == nil {
+		if o := s.lookupOutbound(req); o != nil {
+			o.onReinvite(req, tx)
+			return
+		}
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}

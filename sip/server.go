@@ -1,6 +1,7 @@
 // Package sip is the gateway's SIP user agent server: it accepts calls
 // (INVITE/ACK/BYE/CANCEL), answers OPTIONS and INFO, handles re-INVITEs and
-// hands each call to a CallHandler that owns it from INVITE to BYE.
+// hands each call to a CallHandler that owns it from INVITE to BYE. It also
+// places the B2BUA's second leg to an agent (DialAgent, outbound.go).
 //
 // It is the only package that imports github.com/emiago/sipgo. It may import
 // sip/sdp and media/dtmf; it must not import media (RTP), ivr, routing or
@@ -59,6 +60,8 @@ type Server struct {
 
 	ackWait   time.Duration // tests shorten the 64*T1 wait for an ACK
 	drainWait time.Duration // tests shorten drainTimeout
+
+	out outboundTable // calls we place to agents (outbound.go)
 
 	active  atomic.Int64
 	calls   sync.WaitGroup
@@ -300,6 +303,7 @@ func (s *Server) drain() {
 		wg.Go(func() { c.terminate(ctx, reasonShutdown) })
 	}
 	wg.Wait()
+	s.drainOutbound(ctx)
 	done := make(chan struct{})
 	go func() { s.calls.Wait(); close(done) }()
 	select {
@@ -313,5 +317,8 @@ func (s *Server) drain() {
 // (RFC 3261 §17.1.1.2 allows dropping them): late retransmissions, or the
 // stray responses of the torture tests. Never answered, never forwarded.
 func (s *Server) strayResponse(r *sip.Response) {
+	if s.outboundStray(r) {
+		return // a late 2xx retransmission to our INVITE: ACKed again
+	}
 	s.log.Debug("sip stray response dropped", "status", r.StatusCode)
 }

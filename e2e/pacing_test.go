@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ivrgw/ivrgw/sip/testphone"
+)
+
+// TestPacing listens to one call for 10 s and checks the gateway's RTP
+// against the RFC 3550 clock: one packet every 20 ms (lateness measured
+// against the schedule the RTP timestamps imply), sequence numbers without a
+// gap, timestamps advancing by exactly 160.
+func TestPacing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10 s listening test")
+	}
+	g := startGateway(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := testphone.Dial(ctx, testphone.Config{Target: g.SIP, From: "pacing", To: "support"})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.Close()
+	// Skip the first second (call set-up), then listen for 10 s.
+	time.Sleep(time.Second)
+	from := len(c.Received())
+	time.Sleep(10 * time.Second)
+	pkts := c.Received()[from:]
+	_ = c.Hangup(ctx)
+
+	if len(pkts) < 490 || len(pkts) > 510 {
+		t.Fatalf("received %d packets in 10 s, want 500 ± 10", len(pkts))
+	}
+	var late []time.Duration
+	// Lateness against the earliest-arriving schedule: the best packet
+	// defines the clock offset, every other one is measured against it.
+	offset := time.Duration(1<<62 - 1)
+	base := pkts[0]
+	for _, p := range pkts {
+		ideal := time.Duration(p.Timestamp-base.Timestamp) * time.Second / 8000
+		if d := p.Arrival.Sub(base.Arrival) - ideal; d < offset {
+			offset = d
+		}
+	}
+	for i, p := range pkts {
+		ideal := time.Duration(p.Timestamp-base.Timestamp) * time.Second / 8000
+		late = append(late, p.Arrival.Sub(base.Arrival)-ideal-offset)
+		if i == 0 {
+			continue
+		}
+		prev := pkts[i-1]
+		if p.Seq != prev.Seq+1 {
+			t.Errorf("packet %d: seq %d after %d, want +1", i, p.Seq, prev.Seq)
+		}
+		if p.Timestamp-prev.Timestamp != 160 {
+			t.Errorf("packet %d: timestamp +%d, want +160", i, p.Timestamp-prev.Timestamp)
+		}
+		if p.SSRC != prev.SSRC {
+			t.Errorf("packet %d: SSRC changed %08x → %08x", i, prev.SSRC, p.SSRC)
+		}
+	}
+	slices.Sort(late)
+	p50, p99, worst := late[len(late)/2], late[len(late)*99/100], late[len(late)-1]
+	t.Logf("pacing over %d packets: lateness p50 %v, p99 %v, max %v", len(late), p50, p99, worst)
+	if p99 > 5*time.Millisecond {
+		t.Errorf("lateness p99 = %v, want under 5 ms", p99)
+	}
+}
