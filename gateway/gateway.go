@@ -34,6 +34,8 @@ type Config struct {
 	Menus        MenuSource
 	Prompts      *prompts.Set
 	Router       Router        // the human fallback; nil plays an honest "cannot connect" message
+	Agents       AgentControl  // for agents' feature codes; nil disables them
+	Features     FeatureCodes
 	NoRTPTimeout time.Duration // a caller silent this long (no RTP at all) is hung up on; default 30 s
 	Logger       *slog.Logger
 }
@@ -102,6 +104,10 @@ func (g *Gateway) HandleCall(ctx context.Context, c *sip.Call) {
 
 // run answers the call and drives the menu; it returns how the call ended.
 func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *summary) string {
+	handled, confirm, ended := g.featureCode(ctx, c)
+	if handled && confirm == "" {
+		return ended
+	}
 	conn, port, err := g.cfg.Ports.Listen(g.cfg.BindIP)
 	if err != nil {
 		log.Error("no rtp port", "err", err)
@@ -138,6 +144,21 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 	grp.Go(func() error { g.pumpDigits(gctx, c, stream, keys, sum); return nil })
 	grp.Go(func() error { g.watchMedia(gctx, c, stream, m, cancel, log); return nil })
 
+	if handled {
+		// A feature code: say what changed, then hang up.
+		pb := stream.Play(ch0(g, log, confirm)...)
+		select {
+		case <-pb.Done():
+		case <-gctx.Done():
+		}
+		cancel(errMenuDone)
+		_ = grp.Wait()
+		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer hcancel()
+		_ = c.Hangup(hctx)
+		return ended
+	}
+
 	menu := g.cfg.Menus.Current()
 	ch := &channel{g: g, call: c, stream: stream, log: log, menu: menu, keys: keys}
 	sess := ivr.NewSession(menu, ch, log)
@@ -146,7 +167,7 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 
 	// How the call ended, most specific first: our own hang-up or transfer,
 	// then what the SIP layer saw (remote BYE, CANCEL), then our own causes.
-	ended := ch.ended
+	ended = ch.ended
 	if ended == "" {
 		ended = c.EndReason()
 	}
@@ -169,6 +190,12 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 		ended = c.EndReason()
 	}
 	return ended
+}
+
+// ch0 resolves one prompt in the default language.
+func ch0(g *Gateway, log *slog.Logger, name string) []*media.Clip {
+	ch := &channel{g: g, log: log}
+	return ch.clips(g.cfg.Prompts.DefaultLanguage(), []string{name})
 }
 
 func codecName(pt uint8) string {

@@ -28,6 +28,7 @@ type options struct {
 	agents       string
 	realm        string
 	noRTPTimeout time.Duration
+	ringTimeout  time.Duration
 	logLevel     string
 	logFormat    string
 	gatewayID    string
@@ -47,6 +48,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.agents, "agents", "configs/agents.yaml", "agent directory file")
 	fs.StringVar(&o.realm, "realm", "ivrgw", "digest realm for agent registration")
 	fs.DurationVar(&o.noRTPTimeout, "no-rtp-timeout", 30*time.Second, "hang up a call after this long without RTP from the caller")
+	fs.DurationVar(&o.ringTimeout, "ring-timeout", 15*time.Second, "ring an agent this long before trying the next one")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&o.gatewayID, "gateway-id", "", "this instance's name in shared Redis state (default: hostname:sip-port)")

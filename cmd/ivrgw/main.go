@@ -11,17 +11,23 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	neturl "net/url"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/ivrgw/ivrgw/admin"
+	"github.com/ivrgw/ivrgw/agents"
 	"github.com/ivrgw/ivrgw/gateway"
 	"github.com/ivrgw/ivrgw/ivr"
 	"github.com/ivrgw/ivrgw/media"
 	"github.com/ivrgw/ivrgw/prompts"
+	"github.com/ivrgw/ivrgw/routing"
 	"github.com/ivrgw/ivrgw/sip"
+	"github.com/ivrgw/ivrgw/sip/registrar"
 )
 
 func main() {
@@ -99,39 +105,81 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("menu: %w", err)
 	}
+	dir, err := agents.Load(o.agents)
+	if err != nil {
+		return fmt.Errorf("agents: %w", err)
+	}
+	if dir.Realm() != o.realm {
+		return fmt.Errorf("agents: %s was made for realm %q but -realm is %q (the stored HA1 hashes depend on it)", o.agents, dir.Realm(), o.realm)
+	}
 	ports, err := media.NewPortPool(o.rtpMin, o.rtpMax, 30*time.Second)
 	if err != nil {
 		return fmt.Errorf("rtp ports: %w", err)
 	}
 	pacer := media.NewPacer(0, log)
 
-	gw, err := gateway.New(gateway.Config{
+	// Agents' state: a real Redis when -redis is given (it may be down now;
+	// the gateway starts anyway, reports not ready, and reconnects), else an
+	// embedded in-process one so the gateway runs with nothing installed.
+	store, closeStore, err := openStore(o.redis, log)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+
+	gwID := o.gatewayID
+	if gwID == "" {
+		host, _ := os.Hostname()
+		_, port, _ := net.SplitHostPort(o.sip)
+		gwID = host + ":" + port
+	}
+	// The SIP server dials agents for the fallback, and the gateway answers
+	// the server's calls: gw is set before the server runs.
+	var gw *gateway.Gateway
+	srv, err := sip.NewServer(sip.Config{Listen: o.sip, PublicIP: public, UserAgent: "ivrgw", Logger: log},
+		func(ctx context.Context, c *sip.Call) { gw.HandleCall(ctx, c) })
+	if err != nil {
+		return fmt.Errorf("sip: %w", err)
+	}
+	fallback := gateway.NewFallback(gateway.FallbackConfig{
+		Pool: store, Dialer: srv, Ports: ports, Prompts: set, BindIP: bind, PublicIP: public,
+		GatewayID: gwID, RingTimeout: o.ringTimeout, Logger: log,
+	})
+	gw, err = gateway.New(gateway.Config{
 		PublicIP: public, BindIP: bind, Ports: ports, Pacer: pacer,
-		Menus: menus, Prompts: set, NoRTPTimeout: o.noRTPTimeout, Logger: log,
+		Menus: menus, Prompts: set, Router: fallback, Agents: store,
+		NoRTPTimeout: o.noRTPTimeout, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	srv, err := sip.NewServer(sip.Config{Listen: o.sip, PublicIP: public, UserAgent: "ivrgw", Logger: log}, gw.HandleCall)
-	if err != nil {
-		return fmt.Errorf("sip: %w", err)
-	}
+	reg := registrar.New(registrar.Config{
+		Realm: o.realm, Directory: gateway.Directory{Dir: dir},
+		Bindings: gateway.Bindings{Store: store, Dir: dir}, Logger: log,
+	})
+	srv.Handle("REGISTER", reg.ServeRegister)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 3)
-	go func() { pacer.Start(ctx) }()
+	go pacer.Start(ctx)
 	go func() { errc <- srv.Run(ctx) }()
 	go menus.Watch(ctx, 2*time.Second)
 	go reloadOnHUP(ctx, menus, log)
+	go store.RunSweeper(ctx, time.Second)
 
-	hs := &http.Server{Addr: o.http, Handler: httpHandler(gw, srv), ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Addr: o.http, Handler: admin.Handler(store, gw, log), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
-	log.Info("gateway started", "sip", o.sip, "public_ip", public.String(), "rtp_ports", o.rtpPorts, "http", o.http, "menu", o.menu)
+	redisName := o.redis
+	if redisName == "" {
+		redisName = "embedded"
+	}
+	log.Info("gateway started", "sip", o.sip, "public_ip", public.String(), "rtp_ports", o.rtpPorts,
+		"http", o.http, "menu", o.menu, "agents", len(dir.All()), "redis", redactURL(redisName), "gateway_id", gwID)
 
 	select {
 	case <-ctx.Done():
@@ -143,6 +191,38 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	_ = hs.Shutdown(sctx)
 	log.Info("gateway stopping", "active_calls", gw.ActiveCalls())
 	return err
+}
+
+// openStore connects the agents' store to -redis, or to an embedded
+// in-process Redis when none is given.
+func openStore(url string, log *slog.Logger) (*routing.Store, func(), error) {
+	opts := routing.Options{Logger: log}
+	if url == "" {
+		rdb, stop, err := routing.NewEmbedded()
+		if err != nil {
+			return nil, nil, fmt.Errorf("embedded redis: %w", err)
+		}
+		st := routing.New(rdb, opts)
+		return st, func() { st.Close(); stop() }, nil
+	}
+	rdb, err := routing.Dial(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-redis: %w", err)
+	}
+	st := routing.New(rdb, opts)
+	return st, func() { st.Close(); _ = rdb.Close() }, nil
+}
+
+// redactURL hides a password in a Redis URL before it is logged.
+func redactURL(s string) string {
+	u, err := neturl.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
 }
 
 func loadPrompts(dir string) (*prompts.Set, error) {
@@ -166,19 +246,4 @@ func reloadOnHUP(ctx context.Context, r *ivr.Reloader, log *slog.Logger) {
 			}
 		}
 	}
-}
-
-func httpHandler(gw *gateway.Gateway, srv *sip.Server) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ready")
-	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprintf(w, "ivrgw_calls_active %d\nivrgw_calls_total %d\n", gw.ActiveCalls(), gw.TotalCalls())
-	})
-	return mux
 }

@@ -1,0 +1,149 @@
+// Package admin serves the gateway's HTTP endpoints for operators and
+// load balancers: liveness, readiness, metrics, and the agents' state with
+// pause and resume. It holds no state of its own.
+//
+// admin imports no SIP, RTP or Redis library; it reads the agents' state
+// through the small Agents interface (routing.Store satisfies it).
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/ivrgw/ivrgw/routing"
+)
+
+// Agents is the agents' shared state.
+type Agents interface {
+	Agents(ctx context.Context) ([]routing.AgentState, error)
+	Pause(ctx context.Context, ext, reason string) error
+	Resume(ctx context.Context, ext string) error
+	Ping(ctx context.Context) error
+}
+
+// Calls reports the gateway's call counters.
+type Calls interface {
+	ActiveCalls() int64
+	TotalCalls() int64
+}
+
+// Handler returns the HTTP API.
+func Handler(a Agents, calls Calls, log *slog.Logger) http.Handler {
+	h := &handler{agents: a, calls: calls, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", h.ready)
+	mux.HandleFunc("GET /metrics", h.metrics)
+	mux.HandleFunc("GET /agents", h.list)
+	mux.HandleFunc("POST /agents/{ext}/pause", h.pause)
+	mux.HandleFunc("POST /agents/{ext}/resume", h.resume)
+	return mux
+}
+
+type handler struct {
+	agents Agents
+	calls  Calls
+	log    *slog.Logger
+}
+
+func opCtx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), 2*time.Second)
+}
+
+// ready is 200 only when the agents' store answers: without it callers still
+// get the menu, but nobody can be connected to a person.
+func (h *handler) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := opCtx(r)
+	defer cancel()
+	if err := h.agents.Ping(ctx); err != nil {
+		http.Error(w, "not ready: agent store unavailable: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	fmt.Fprintf(w, "# TYPE ivrgw_calls_active gauge\nivrgw_calls_active %d\n", h.calls.ActiveCalls())
+	fmt.Fprintf(w, "# TYPE ivrgw_calls_total counter\nivrgw_calls_total %d\n", h.calls.TotalCalls())
+	ctx, cancel := opCtx(r)
+	defer cancel()
+	up := 1
+	if h.agents.Ping(ctx) != nil {
+		up = 0
+	}
+	fmt.Fprintf(w, "# TYPE ivrgw_agent_store_up gauge\nivrgw_agent_store_up %d\n", up)
+}
+
+type agentJSON struct {
+	Ext        string    `json:"ext"`
+	State      string    `json:"state"`
+	Reason     string    `json:"reason,omitempty"`
+	Skills     []string  `json:"skills"`
+	Registered bool      `json:"registered"`
+	CallID     string    `json:"call_id,omitempty"`
+	Gateway    string    `json:"gateway,omitempty"`
+	Misses     int       `json:"misses"`
+	IdleSince  time.Time `json:"idle_since,omitzero"`
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := opCtx(r)
+	defer cancel()
+	as, err := h.agents.Agents(ctx)
+	if err != nil {
+		h.fail(w, "list agents", err)
+		return
+	}
+	out := make([]agentJSON, 0, len(as))
+	for _, a := range as {
+		out = append(out, agentJSON{Ext: a.Ext, State: string(a.State), Reason: a.Reason, Skills: a.Skills,
+			Registered: a.Registered, CallID: a.CallID, Gateway: a.GatewayID, Misses: a.Misses, IdleSince: a.IdleSince})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+func (h *handler) pause(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := opCtx(r)
+	defer cancel()
+	reason := r.FormValue("reason")
+	if reason == "" {
+		reason = "break"
+	}
+	if err := h.agents.Pause(ctx, r.PathValue("ext"), reason); err != nil {
+		h.fail(w, "pause agent", err)
+		return
+	}
+	fmt.Fprintln(w, "paused")
+}
+
+func (h *handler) resume(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := opCtx(r)
+	defer cancel()
+	if err := h.agents.Resume(ctx, r.PathValue("ext")); err != nil {
+		h.fail(w, "resume agent", err)
+		return
+	}
+	fmt.Fprintln(w, "available")
+}
+
+// fail maps routing's errors to HTTP statuses in one place.
+func (h *handler) fail(w http.ResponseWriter, what string, err error) {
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, routing.ErrUnavailable):
+		code = http.StatusServiceUnavailable
+	case errors.Is(err, routing.ErrInvalid):
+		code = http.StatusBadRequest
+	case errors.Is(err, routing.ErrNotRegistered):
+		code = http.StatusConflict
+	}
+	h.log.Warn("admin request failed", "op", what, "err", err)
+	http.Error(w, what+": "+err.Error(), code)
+}

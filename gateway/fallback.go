@@ -1,0 +1,394 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/ivrgw/ivrgw/ivr"
+	"github.com/ivrgw/ivrgw/media"
+	"github.com/ivrgw/ivrgw/prompts"
+	"github.com/ivrgw/ivrgw/routing"
+	"github.com/ivrgw/ivrgw/sip"
+	"github.com/ivrgw/ivrgw/sip/sdp"
+)
+
+// AgentPool is the agents' shared state; *routing.Store implements it.
+type AgentPool interface {
+	Enqueue(ctx context.Context, queue, callID string, priority int, gatewayID string) (int, error)
+	Position(ctx context.Context, queue, callID string) (int, error)
+	Leave(ctx context.Context, queue, callID string) error
+	ClaimForQueue(ctx context.Context, queue, skill, callID, gatewayID string) (routing.Claim, error)
+	Renew(ctx context.Context, c routing.Claim) error
+	Answered(ctx context.Context, c routing.Claim) error
+	Release(ctx context.Context, c routing.Claim, o routing.Outcome) error
+	Heartbeat(ctx context.Context, queue, callID string) error
+	EstimatedWait(ctx context.Context, queue, skill string, position int) (time.Duration, error)
+	RecordHandleTime(ctx context.Context, queue string, d time.Duration) error
+	Subscribe(ctx context.Context) <-chan struct{}
+}
+
+// AgentDialer places the second leg to an agent; *sip.Server implements it.
+type AgentDialer interface {
+	DialAgent(ctx context.Context, r sip.DialRequest) (*sip.Outbound, error)
+}
+
+var (
+	_ AgentPool   = (*routing.Store)(nil)
+	_ AgentDialer = (*sip.Server)(nil)
+	_ Router      = (*Fallback)(nil)
+)
+
+// headPriority puts a caller whose agent did not answer back at the head of
+// the queue (routing orders by priority, then arrival).
+const headPriority = 99
+
+// Errors the fallback ends with; the menu decides what follows.
+var (
+	ErrLeftQueue    = fmt.Errorf("caller left the queue: %w", ivr.ErrBackToMenu)
+	ErrQueueTimeout = fmt.Errorf("maximum queue wait reached: %w", ivr.ErrEndCall)
+)
+
+// FallbackConfig configures the human fallback.
+type FallbackConfig struct {
+	Pool          AgentPool
+	Dialer        AgentDialer
+	Ports         *media.PortPool
+	Prompts       *prompts.Set
+	BindIP        netip.Addr
+	PublicIP      netip.Addr
+	GatewayID     string
+	DefaultQueue  string        // queue for the person key when the menu names none ("support")
+	RingTimeout   time.Duration // ring-no-answer after this (15 s)
+	AnnounceEvery time.Duration // position and wait announcements (30 s)
+	MaxWait       time.Duration // then a message and goodbye (10 min)
+	LeaveKey      byte          // leaves the queue back to the menu ('*')
+	RenewEvery    time.Duration // lease renewal period (5 s)
+	Logger        *slog.Logger
+}
+
+// Fallback connects callers to agents: queue, claim, ring, bridge, release.
+type Fallback struct{ cfg FallbackConfig }
+
+// NewFallback fills in defaults.
+func NewFallback(cfg FallbackConfig) *Fallback {
+	if cfg.DefaultQueue == "" {
+		cfg.DefaultQueue = "support"
+	}
+	if cfg.RingTimeout <= 0 {
+		cfg.RingTimeout = 15 * time.Second
+	}
+	if cfg.AnnounceEvery <= 0 {
+		cfg.AnnounceEvery = 30 * time.Second
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 10 * time.Minute
+	}
+	if cfg.LeaveKey == 0 {
+		cfg.LeaveKey = '*'
+	}
+	if cfg.RenewEvery <= 0 {
+		cfg.RenewEvery = 5 * time.Second
+	}
+	return &Fallback{cfg: cfg}
+}
+
+// Connect implements Router. It returns nil once the caller was bridged to an
+// agent and that conversation is over.
+func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error {
+	queue := t.Queue
+	if queue == "" {
+		queue = f.cfg.DefaultQueue
+	}
+	log := leg.Log.With("queue", queue)
+	id := leg.Call.ID()
+	if err := leg.Play(ctx, t.Lang, "transfer"); err != nil {
+		return err
+	}
+	pos, err := f.cfg.Pool.Enqueue(ctx, queue, id, t.Priority, f.cfg.GatewayID)
+	if err != nil {
+		log.Error("cannot queue caller", "err", err)
+		return f.unavailable(ctx, leg, t, err)
+	}
+	queued := time.Now()
+	log.Info("caller queued", "position", pos, "priority", t.Priority)
+	defer func() {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = f.cfg.Pool.Leave(lctx, queue, id)
+	}()
+
+	// The queue entry lives while its heartbeat does: keep it beating while
+	// announcements play, so a dead gateway's callers drop out but ours don't.
+	hbCtx, hbCancel := context.WithCancel(ctx)
+	defer hbCancel()
+	go f.heartbeat(hbCtx, queue, id)
+
+	wake := f.cfg.Pool.Subscribe(ctx)
+	poll := time.NewTicker(2 * time.Second) // fallback for a lost notification
+	defer poll.Stop()
+	maxWait := time.NewTimer(f.cfg.MaxWait)
+	defer maxWait.Stop()
+	var nextAnnounce time.Time
+	music := f.holdMusic(leg)
+	defer music.stop()
+
+	for {
+		claim, err := f.cfg.Pool.ClaimForQueue(ctx, queue, skillFor(queue, f.cfg.DefaultQueue), id, f.cfg.GatewayID)
+		switch {
+		case err == nil:
+			music.stop()
+			done, err := f.ring(ctx, leg, claim, queue, t, log)
+			if done {
+				return err
+			}
+			// ClaimForQueue took the caller off the queue; they were its
+			// head, so they go back at the head for the next agent.
+			if _, err := f.cfg.Pool.Enqueue(ctx, queue, id, headPriority, f.cfg.GatewayID); err != nil {
+				return f.unavailable(ctx, leg, t, err)
+			}
+			continue
+		case errors.Is(err, routing.ErrNoAgent), errors.Is(err, routing.ErrNotHead):
+		default:
+			log.Error("claim failed", "err", err)
+			return f.unavailable(ctx, leg, t, err)
+		}
+
+		if now := time.Now(); now.After(nextAnnounce) {
+			music.stop()
+			if err := f.announce(ctx, leg, queue, t.Lang); err != nil {
+				return err
+			}
+			nextAnnounce = time.Now().Add(f.cfg.AnnounceEvery)
+		}
+		music.start()
+		select {
+		case <-ctx.Done():
+			log.Info("caller abandoned the queue", "waited", time.Since(queued).Round(time.Second).String())
+			return ctx.Err()
+		case <-wake:
+		case <-poll.C:
+		case k := <-leg.Keys:
+			if k == f.cfg.LeaveKey {
+				log.Info("caller left the queue", "key", string(k))
+				return ErrLeftQueue
+			}
+		case <-maxWait.C:
+			music.stop()
+			log.Info("queue wait limit reached", "max_wait", f.cfg.MaxWait.String())
+			_ = leg.Play(ctx, t.Lang, "queue_timeout")
+			return ErrQueueTimeout
+		}
+	}
+}
+
+func skillFor(queue, defaultQueue string) string {
+	if queue == defaultQueue {
+		return "" // the person key: anyone on duty
+	}
+	return queue
+}
+
+// unavailable tells the caller honestly that no person can be reached.
+func (f *Fallback) unavailable(ctx context.Context, leg *Leg, t ivr.Transfer, cause error) error {
+	_ = leg.Play(ctx, t.Lang, "unavailable")
+	return fmt.Errorf("%w: %w", ErrNoHuman, cause)
+}
+
+// announce says the caller's position and the estimated wait.
+func (f *Fallback) announce(ctx context.Context, leg *Leg, queue, lang string) error {
+	pos, err := f.cfg.Pool.Position(ctx, queue, leg.Call.ID())
+	if err != nil || pos < 1 {
+		return nil // an announcement is a courtesy; never fail the call for it
+	}
+	names := []string{"all_busy", "queue_position", numberPrompt(pos)}
+	if wait, err := f.cfg.Pool.EstimatedWait(ctx, queue, skillFor(queue, f.cfg.DefaultQueue), pos); err == nil && wait > 0 {
+		mins := int((wait + time.Minute - 1) / time.Minute)
+		names = append(names, "queue_wait", numberPrompt(mins), "minutes")
+	}
+	names = append(names, "queue_leave_hint")
+	return leg.Play(ctx, lang, names...)
+}
+
+// numberPrompt names the prompt that says n; the prompt set has 1 to 20.
+func numberPrompt(n int) string {
+	n = min(max(n, 1), 20)
+	return fmt.Sprintf("num_%d", n)
+}
+
+// ring dials the claimed agent. done reports whether the caller's time in the
+// fallback is over (bridged and finished, or the caller hung up); when it is
+// false the next agent is tried.
+func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queue string, t ivr.Transfer, log *slog.Logger) (done bool, err error) {
+	log = log.With("agent", claim.Ext)
+	release := func(o routing.Outcome) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := f.cfg.Pool.Release(rctx, claim, o); err != nil {
+			log.Warn("release agent failed", "outcome", o.String(), "err", err)
+		}
+	}
+	conn, port, err := f.cfg.Ports.Listen(f.cfg.BindIP)
+	if err != nil {
+		release(routing.Failed)
+		return true, f.unavailable(ctx, leg, t, err)
+	}
+	defer f.cfg.Ports.Release(port)
+	defer conn.Close()
+
+	legCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go f.renew(legCtx, claim, log)
+
+	callerPT := leg.Stream.PayloadType()
+	codecs := []uint8{callerPT, 8 - callerPT} // the caller's law first: no transcoding when the agent agrees
+	out, err := f.cfg.Dialer.DialAgent(legCtx, sip.DialRequest{
+		Contact: claim.Binding.Contact, Source: claim.Binding.Source, Transport: claim.Binding.Transport,
+		FromUser: leg.Call.Caller().User, FromDisplay: leg.Call.Caller().Display,
+		Headers: map[string]string{
+			"X-IVR-Path":   strings.Join(t.Path, ">"),
+			"X-IVR-Reason": t.Reason,
+			"X-IVR-Queue":  queue,
+			"X-IVR-Digits": digitsHeader(t.Digits),
+		},
+		Local:       sdp.Local{Addr: f.cfg.PublicIP, Port: port, Codecs: codecs, SessionID: uint64(time.Now().UnixNano()), Version: 1},
+		RingTimeout: f.cfg.RingTimeout,
+	})
+	if err != nil {
+		var se *sip.StatusError
+		switch {
+		case ctx.Err() != nil:
+			log.Info("caller hung up while the agent's phone rang")
+			release(routing.Abandoned)
+			return true, ctx.Err()
+		case errors.Is(err, sip.ErrNoAnswer):
+			log.Info("agent did not answer", "ring_timeout", f.cfg.RingTimeout.String())
+			release(routing.Missed)
+		case errors.As(err, &se):
+			log.Info("agent declined", "status", se.Code)
+			release(routing.Declined)
+		default:
+			log.Warn("dialling agent failed", "err", err)
+			release(routing.Failed)
+		}
+		return false, nil
+	}
+	answered := time.Now()
+	if err := f.cfg.Pool.Answered(ctx, claim); err != nil {
+		log.Warn("mark agent on call failed", "err", err)
+	}
+	m := out.Media()
+	agent := media.NewStream(media.StreamConfig{Conn: conn, Remote: m.Remote, PayloadType: m.PayloadType,
+		EventPT: m.EventPT, HasEvents: m.HasEvents, Logger: log})
+	go func() { _ = agent.Run(legCtx) }()
+	leg.Stream.StopPlayback()
+	media.Bridge(leg.Stream, agent)
+	log.Info("caller bridged to agent", "agent_codec", codecName(m.PayloadType), "caller_codec", codecName(callerPT))
+
+	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer hcancel()
+	select {
+	case <-ctx.Done(): // the caller hung up
+		_ = out.Hangup(hctx)
+		log.Info("caller ended the bridged call")
+	case <-out.Done(): // the agent hung up; the gateway then says goodbye to the caller
+		log.Info("agent ended the bridged call")
+	}
+	media.Unbridge(leg.Stream, agent)
+	release(routing.Completed)
+	_ = f.cfg.Pool.RecordHandleTime(hctx, queue, time.Since(answered))
+	return true, nil
+}
+
+// heartbeat keeps the caller's queue entry alive.
+func (f *Fallback) heartbeat(ctx context.Context, queue, id string) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = f.cfg.Pool.Heartbeat(ctx, queue, id)
+		}
+	}
+}
+
+// renew keeps the agent's lease alive while this leg lives.
+func (f *Fallback) renew(ctx context.Context, c routing.Claim, log *slog.Logger) {
+	t := time.NewTicker(f.cfg.RenewEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := f.cfg.Pool.Renew(ctx, c); err != nil && ctx.Err() == nil {
+				log.Warn("lease renewal failed", "err", err)
+			}
+		}
+	}
+}
+
+func digitsHeader(d map[string]string) string {
+	var parts []string
+	for k, v := range d {
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, ";")
+}
+
+// music loops the hold music on the caller's stream while they wait.
+type music struct {
+	stream *media.Stream
+	clip   *media.Clip
+	stopc  chan struct{}
+	done   chan struct{}
+}
+
+func (f *Fallback) holdMusic(leg *Leg) *music {
+	clip, _ := f.cfg.Prompts.Music("hold")
+	return &music{stream: leg.Stream, clip: clip}
+}
+
+func (m *music) start() {
+	if m.clip == nil || m.stopc != nil {
+		return
+	}
+	m.stopc, m.done = make(chan struct{}), make(chan struct{})
+	stop, done := m.stopc, m.done
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			pb := m.stream.Play(m.clip)
+			select {
+			case <-stop:
+				return
+			case <-pb.Done():
+				if pb.Interrupted() {
+					return
+				}
+			}
+		}
+	}()
+}
+
+// stop ends the music and waits for its goroutine, so nothing plays after it returns.
+func (m *music) stop() {
+	if m.stopc == nil {
+		return
+	}
+	close(m.stopc)
+	<-m.done
+	m.stopc, m.done = nil, nil
+	m.stream.StopPlayback()
+}
