@@ -186,9 +186,11 @@ func TestSymmetricLatching(t *testing.T) {
 		t.Errorf("Stats().Relatches = %d, want 2", got)
 	}
 
-	// SetRemote (a re-INVITE) moves us back to the signalled address.
-	s.SetRemote(addrOf(sdpPeer))
+	// SetRemote (a re-INVITE) moves us back to the signalled address. Drain
+	// first what reached it before the latch (it is quiet now), so the read
+	// below can only see a packet sent after SetRemote.
 	drain(t, sdpPeer, 30*time.Millisecond)
+	s.SetRemote(addrOf(sdpPeer))
 	if _, _, ok := readPacket(t, sdpPeer, time.Second); !ok {
 		t.Fatal("SetRemote address got no packet within 1s")
 	}
