@@ -3,7 +3,8 @@
 // pause and resume. It holds no state of its own.
 //
 // admin imports no SIP, RTP or Redis library; it reads the agents' state
-// through the small Agents interface (routing.Store satisfies it).
+// through the small Agents interface (routing.Store satisfies it) and the
+// pacer's figures through Pacing (media.Pacer).
 package admin
 
 import (
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ivrgw/ivrgw/media"
 	"github.com/ivrgw/ivrgw/routing"
 )
 
@@ -32,9 +34,14 @@ type Calls interface {
 	TotalCalls() int64
 }
 
+// Pacing reports the RTP pacer's lateness since start (media.Pacer).
+type Pacing interface {
+	Stats() media.PacerStats
+}
+
 // Handler returns the HTTP API.
-func Handler(a Agents, calls Calls, log *slog.Logger) http.Handler {
-	h := &handler{agents: a, calls: calls, log: log}
+func Handler(a Agents, calls Calls, pacing Pacing, log *slog.Logger) http.Handler {
+	h := &handler{agents: a, calls: calls, pacing: pacing, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", h.ready)
@@ -48,6 +55,7 @@ func Handler(a Agents, calls Calls, log *slog.Logger) http.Handler {
 type handler struct {
 	agents Agents
 	calls  Calls
+	pacing Pacing
 	log    *slog.Logger
 }
 
@@ -78,6 +86,16 @@ func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
 		up = 0
 	}
 	fmt.Fprintf(w, "# TYPE ivrgw_agent_store_up gauge\nivrgw_agent_store_up %d\n", up)
+	if h.pacing != nil {
+		ps := h.pacing.Stats()
+		fmt.Fprintf(w, "# TYPE ivrgw_rtp_sent_total counter\nivrgw_rtp_sent_total %d\n", ps.Sent)
+		fmt.Fprintf(w, "# TYPE ivrgw_rtp_catchup_total counter\nivrgw_rtp_catchup_total %d\n", ps.CatchUp)
+		fmt.Fprintf(w, "# TYPE ivrgw_rtp_resync_total counter\nivrgw_rtp_resync_total %d\n", ps.Resyncs)
+		fmt.Fprintf(w, "# TYPE ivrgw_rtp_send_lateness_seconds summary\n")
+		fmt.Fprintf(w, "ivrgw_rtp_send_lateness_seconds{quantile=\"0.5\"} %g\n", ps.P50.Seconds())
+		fmt.Fprintf(w, "ivrgw_rtp_send_lateness_seconds{quantile=\"0.99\"} %g\n", ps.P99.Seconds())
+		fmt.Fprintf(w, "ivrgw_rtp_send_lateness_seconds{quantile=\"1\"} %g\n", ps.Max.Seconds())
+	}
 }
 
 type agentJSON struct {

@@ -168,7 +168,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	go reloadOnHUP(ctx, menus, log)
 	go store.RunSweeper(ctx, time.Second)
 
-	hs := &http.Server{Addr: o.http, Handler: admin.Handler(store, gw, log), ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Addr: o.http, Handler: admin.Handler(store, gw, pacer, log), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)

@@ -23,7 +23,7 @@ var forbidden = map[string][]string{
 	"sip/sdp":    {"github.com/emiago/sipgo", "net/http"},
 	"routing":    {"github.com/emiago/sipgo", "github.com/pion/", module + "sip", module + "media", module + "ivr"},
 	"agents":     {"net", "github.com/emiago/sipgo", "github.com/redis/"},
-	"admin":      {"github.com/emiago/sipgo", "github.com/pion/", module + "sip", module + "media"},
+	"admin":      {"github.com/emiago/sipgo", module + "sip", module + "ivr"},
 }
 
 // owners lists who may import each stack directly (the gateway, admin and
