@@ -374,6 +374,17 @@ func (c *Call) sendBye(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("send bye: %w", err)
 	}
+	res, err := finalResponse(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("send bye: %w", err)
+	}
+	c.log.Debug("sip bye answered", "status", res.StatusCode)
+	return nil
+}
+
+// finalResponse waits for the final response of a client transaction,
+// skipping provisional ones, and terminates the transaction.
+func finalResponse(ctx context.Context, tx sip.ClientTransaction) (*sip.Response, error) {
 	defer tx.Terminate()
 	for {
 		select {
@@ -381,12 +392,11 @@ func (c *Call) sendBye(ctx context.Context) error {
 			if res.IsProvisional() {
 				continue
 			}
-			c.log.Debug("sip bye answered", "status", res.StatusCode)
-			return nil
+			return res, nil
 		case <-tx.Done():
-			return fmt.Errorf("send bye: %w", tx.Err())
+			return nil, tx.Err()
 		case <-ctx.Done():
-			return fmt.Errorf("send bye: %w", ctx.Err())
+			return nil, ctx.Err()
 		}
 	}
 }

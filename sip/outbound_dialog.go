@@ -158,21 +158,12 @@ func (o *Outbound) sendBye(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("send bye: %w", err)
 	}
-	defer tx.Terminate()
-	for {
-		select {
-		case res := <-tx.Responses():
-			if res.IsProvisional() {
-				continue
-			}
-			o.log.Debug("sip agent bye answered", "status", res.StatusCode)
-			return nil
-		case <-tx.Done():
-			return fmt.Errorf("send bye: %w", tx.Err())
-		case <-ctx.Done():
-			return fmt.Errorf("send bye: %w", ctx.Err())
-		}
+	res, err := finalResponse(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("send bye: %w", err)
 	}
+	o.log.Debug("sip agent bye answered", "status", res.StatusCode)
+	return nil
 }
 
 // abandon gives up an unanswered INVITE. RFC 3261 §9.1: CANCEL only once a
