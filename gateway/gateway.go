@@ -33,8 +33,8 @@ type Config struct {
 	Pacer        *media.Pacer
 	Menus        MenuSource
 	Prompts      *prompts.Set
-	Router       Router        // the human fallback; nil plays an honest "cannot connect" message
-	Agents       AgentControl  // for agents' feature codes; nil disables them
+	Router       Router       // the human fallback; nil plays an honest "cannot connect" message
+	Agents       AgentControl // for agents' feature codes; nil disables them
 	Features     FeatureCodes
 	NoRTPTimeout time.Duration // a caller silent this long (no RTP at all) is hung up on; default 30 s
 	Logger       *slog.Logger
