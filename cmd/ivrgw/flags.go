@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ivrgw/ivrgw/sip/registrar"
 )
 
 // options are the operator's settings. Every one can be given as a flag or as
@@ -27,6 +29,7 @@ type options struct {
 	redis        string
 	agents       string
 	realm        string
+	digestAlgs   []string
 	noRTPTimeout time.Duration
 	ringTimeout  time.Duration
 	logLevel     string
@@ -47,6 +50,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.redis, "redis", "", "Redis URL for agents and queues (redis://host:port/0); empty runs an embedded in-process Redis")
 	fs.StringVar(&o.agents, "agents", "configs/agents.yaml", "agent directory file")
 	fs.StringVar(&o.realm, "realm", "ivrgw", "digest realm for agent registration")
+	algs := fs.String("digest-algorithms", "SHA-256,MD5", "digest algorithms offered to registering agents, in order; \"MD5\" alone for softphones that give up on a SHA-256 challenge (Debian's baresip 1.0)")
 	fs.DurationVar(&o.noRTPTimeout, "no-rtp-timeout", 30*time.Second, "hang up a call after this long without RTP from the caller")
 	fs.DurationVar(&o.ringTimeout, "ring-timeout", 15*time.Second, "ring an agent this long before trying the next one")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -76,6 +80,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var err error
+	if o.digestAlgs, err = registrar.CheckAlgorithms(strings.Split(*algs, ",")); err != nil {
+		return nil, fmt.Errorf("-digest-algorithms: %w", err)
+	}
 	if o.rtpMin, o.rtpMax, err = parsePortRange(o.rtpPorts); err != nil {
 		return nil, fmt.Errorf("-rtp-ports: %w", err)
 	}

@@ -155,7 +155,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	}
 	reg := registrar.New(registrar.Config{
 		Realm: o.realm, Directory: gateway.Directory{Dir: dir},
-		Bindings: gateway.Bindings{Store: store, Dir: dir}, Logger: log,
+		Bindings: gateway.Bindings{Store: store, Dir: dir}, Logger: log, Algorithms: o.digestAlgs,
 	})
 	srv.Handle("REGISTER", reg.ServeRegister)
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,7 +70,37 @@ type Config struct {
 	MaxTrackedNonces int // 65536: bound on the nonce-count replay table
 	MaxSources       int // 4096: bound on the failure table
 
+	// Algorithms are the digest algorithms offered, one WWW-Authenticate
+	// each, in this order: "SHA-256" and/or "MD5" (default both, SHA-256
+	// first, RFC 8760 §2.4). Some softphones give up on the first challenge
+	// they cannot answer instead of reading on (Debian's baresip 1.0 on libre
+	// 1.1 stops at SHA-256 with ENOSYS); for those, offer "MD5" alone.
+	Algorithms []string
+
 	Now func() time.Time // clock for tests; time.Now when nil
+}
+
+// ErrAlgorithm reports an unknown digest algorithm in Config.Algorithms.
+var ErrAlgorithm = errors.New("unsupported digest algorithm")
+
+// CheckAlgorithms validates a list for Config.Algorithms and returns it in
+// canonical spelling.
+func CheckAlgorithms(algs []string) ([]string, error) {
+	if len(algs) == 0 {
+		return nil, fmt.Errorf("%w: none given (want SHA-256 and/or MD5)", ErrAlgorithm)
+	}
+	var out []string
+	for _, a := range algs {
+		_, canon, ok := newHash(strings.TrimSpace(a))
+		if !ok || strings.TrimSpace(a) == "" {
+			return nil, fmt.Errorf("%w %q (want SHA-256 and/or MD5)", ErrAlgorithm, a)
+		}
+		if slices.Contains(out, canon) {
+			return nil, fmt.Errorf("%w %q: listed twice", ErrAlgorithm, a)
+		}
+		out = append(out, canon)
+	}
+	return out, nil
 }
 
 // Registrar answers REGISTER requests. Safe for concurrent use.
@@ -111,6 +142,11 @@ func New(cfg Config) *Registrar {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if algs, err := CheckAlgorithms(cfg.Algorithms); err == nil {
+		cfg.Algorithms = algs
+	} else {
+		cfg.Algorithms = []string{algSHA256, algMD5}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -339,7 +375,7 @@ func (r *Registrar) authenticate(in request, now time.Time, log *slog.Logger) (s
 		return "", false
 	}
 	h, alg, ok := newHash(cr.Algorithm)
-	if !ok {
+	if !ok || !slices.Contains(r.cfg.Algorithms, alg) {
 		// An algorithm we did not offer: challenge again with those we do.
 		r.challenge(in, now, false)
 		return "", false
@@ -422,7 +458,7 @@ func sameURI(digestURI string, ruri sip.Uri) bool {
 func (r *Registrar) challenge(in request, now time.Time, stale bool) {
 	nonce := r.signer.issue(now, in.src.Addr())
 	res := sip.NewResponseFromRequest(in.req, 401, "Unauthorized", nil)
-	for _, alg := range []string{algSHA256, algMD5} {
+	for _, alg := range r.cfg.Algorithms {
 		c := digest.Challenge{
 			Realm:     r.cfg.Realm,
 			Nonce:     nonce,

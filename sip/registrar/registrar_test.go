@@ -106,14 +106,15 @@ type harness struct {
 
 var t0 = time.Date(2026, 11, 5, 10, 0, 0, 0, time.UTC)
 
-func newHarness(t testing.TB) *harness {
+func newHarness(t testing.TB, algs ...string) *harness {
 	h := &harness{t: t, now: t0, store: &fakeStore{}, parser: sip.NewParser(sip.WithHeadersParsers(HeaderParsers()))}
 	h.r = New(Config{
-		Realm:     realm,
-		Directory: newDir(),
-		Bindings:  h.store,
-		Secret:    []byte("test secret"),
-		Now:       func() time.Time { return h.now },
+		Realm:      realm,
+		Directory:  newDir(),
+		Bindings:   h.store,
+		Secret:     []byte("test secret"),
+		Now:        func() time.Time { return h.now },
+		Algorithms: algs,
 	})
 	h.r.sleep = func(_ <-chan struct{}, d time.Duration) { h.delays = append(h.delays, d) }
 	return h
@@ -256,6 +257,35 @@ func TestChallengeFormat(t *testing.T) {
 	}
 	if len(h.store.sets) != 0 {
 		t.Errorf("bindings stored on challenge: %v", h.store.sets)
+	}
+}
+
+// TestAlgorithmsSetting: with Algorithms = [MD5] only the MD5 challenge is
+// sent (softphones that stop at the first challenge they cannot answer), and
+// a SHA-256 response is not accepted since it was not offered.
+func TestAlgorithmsSetting(t *testing.T) {
+	h := newHarness(t, "md5")
+	m := msg{}
+	res := h.send(h.build(m), "127.0.0.1:5062")
+	cs := challenges(t, res)
+	if len(cs) != 1 || cs[0].Algorithm != "MD5" {
+		t.Fatalf("challenges with Algorithms=[md5] = %+v, want one MD5", cs)
+	}
+	m.auth = authz(cs[0], "SHA-256", "SHA-256", "1001", "demo1001", "00000001")
+	if res := h.send(h.build(m), "127.0.0.1:5062"); res.StatusCode != 401 {
+		t.Errorf("SHA-256 response when only MD5 offered = %d, want 401 (re-challenge)", res.StatusCode)
+	}
+	m.auth = authz(cs[0], "MD5", "MD5", "1001", "demo1001", "00000002")
+	if res := h.send(h.build(m), "127.0.0.1:5062"); res.StatusCode != 200 {
+		t.Errorf("MD5 response = %d %s, want 200", res.StatusCode, res.Reason)
+	}
+	for _, bad := range [][]string{nil, {"SHA-512-256"}, {"MD5", "md5"}, {""}} {
+		if _, err := CheckAlgorithms(bad); err == nil {
+			t.Errorf("CheckAlgorithms(%q) = nil error, want one", bad)
+		}
+	}
+	if got, err := CheckAlgorithms([]string{"md5", "sha-256"}); err != nil || got[0] != "MD5" || got[1] != "SHA-256" {
+		t.Errorf("CheckAlgorithms(md5, sha-256) = %v, %v; want [MD5 SHA-256]", got, err)
 	}
 }
 
