@@ -19,7 +19,7 @@ import (
 
 // PacketInfo is one received RTP packet, as it arrived.
 type PacketInfo struct {
-	Arrival    time.Time // time.Now() right after the read: carries the monotonic clock
+	Arrival    time.Time // when the kernel received it (SO_TIMESTAMPNS; wall clock), else time.Now() after the read
 	Source     netip.AddrPort
 	Seq        uint16
 	Timestamp  uint32
@@ -87,16 +87,20 @@ func (r *recorder) setEventPT(pt uint8, ok bool) {
 // readLoop reads conn until it is closed.
 func (r *recorder) readLoop(conn *net.UDPConn) {
 	buf := make([]byte, 1500)
+	oob := make([]byte, 128)
+	enableKernelTimestamps(conn)
 	var p rtp.Packet
 	for {
-		n, src, err := conn.ReadFromUDPAddrPort(buf)
+		n, src, at, err := readStamped(conn, buf, oob)
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
 				r.log.Warn("rtp read failed", "error", err)
 			}
 			return
 		}
-		at := time.Now()
+		if at.IsZero() {
+			at = time.Now()
+		}
 		if err := p.Unmarshal(buf[:n]); err != nil {
 			r.mu.Lock()
 			r.bad++
