@@ -49,6 +49,20 @@ func (b Bindings) SetBinding(ctx context.Context, ext string, rb registrar.Bindi
 	}, ttl)
 }
 
+// Sync writes every directory agent's skills to the store, so agents who
+// have not registered yet show as offline and a skill edit reaches Redis
+// at start. A failure (Redis down) is not fatal: SetBinding syncs again at
+// each registration.
+func (b Bindings) Sync(ctx context.Context) error {
+	var errs []error
+	for _, a := range b.Dir.All() {
+		if err := b.Store.SetSkills(ctx, a.Extension, a.Skills); err != nil {
+			errs = append(errs, fmt.Errorf("agent %s: %w", a.Extension, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // RemoveBinding implements registrar.Bindings.
 func (b Bindings) RemoveBinding(ctx context.Context, ext string) error {
 	return b.Store.RemoveBinding(ctx, ext)

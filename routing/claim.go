@@ -188,6 +188,7 @@ func (s *Store) Sweep(ctx context.Context) (SweepResult, error) {
 // RunSweeper calls Sweep every interval until ctx ends. Errors are logged,
 // not returned: Redis may come back.
 func (s *Store) RunSweeper(ctx context.Context, every time.Duration) {
+	var failing time.Time // when the current outage began; zero when up
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -199,9 +200,20 @@ func (s *Store) RunSweeper(ctx context.Context, every time.Duration) {
 		r, err := s.Sweep(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			s.log.Warn("sweep failed", "err", err)
+			// Once per outage, not once a second: the first failure says
+			// so, and the recovery line says how long it lasted.
+			if failing.IsZero() {
+				failing = time.Now()
+				s.log.Warn("agent store unreachable; callers get the menu, not a person, until it returns", "err", err)
+			}
+		case err == nil && !failing.IsZero():
+			s.log.Info("agent store reachable again", "down_for", time.Since(failing).Round(time.Second).String())
+			failing = time.Time{}
+			fallthrough
 		case r.Leases > 0:
-			s.log.Info("agents freed after lease expiry", "count", r.Leases)
+			if r.Leases > 0 {
+				s.log.Info("agents freed after lease expiry", "count", r.Leases)
+			}
 		}
 	}
 }

@@ -153,9 +153,13 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	bindings := gateway.Bindings{Store: store, Dir: dir}
+	if err := bindings.Sync(ctx); err != nil {
+		log.Warn("agent store not reachable at start; agents appear as they register", "err", err)
+	}
 	reg := registrar.New(registrar.Config{
 		Realm: o.realm, Directory: gateway.Directory{Dir: dir},
-		Bindings: gateway.Bindings{Store: store, Dir: dir}, Logger: log, Algorithms: o.digestAlgs,
+		Bindings: bindings, Logger: log, Algorithms: o.digestAlgs,
 	})
 	srv.Handle("REGISTER", reg.ServeRegister)
 
