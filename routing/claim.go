@@ -198,22 +198,21 @@ func (s *Store) RunSweeper(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 		r, err := s.Sweep(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
+		if err != nil {
 			// Once per outage, not once a second: the first failure says
 			// so, and the recovery line says how long it lasted.
-			if failing.IsZero() {
+			if ctx.Err() == nil && failing.IsZero() {
 				failing = time.Now()
 				s.log.Warn("agent store unreachable; callers get the menu, not a person, until it returns", "err", err)
 			}
-		case err == nil && !failing.IsZero():
+			continue
+		}
+		if !failing.IsZero() {
 			s.log.Info("agent store reachable again", "down_for", time.Since(failing).Round(time.Second).String())
 			failing = time.Time{}
-			fallthrough
-		case r.Leases > 0:
-			if r.Leases > 0 {
-				s.log.Info("agents freed after lease expiry", "count", r.Leases)
-			}
+		}
+		if r.Leases > 0 {
+			s.log.Info("agents freed after lease expiry", "count", r.Leases)
 		}
 	}
 }
