@@ -25,6 +25,8 @@ type Leg struct {
 	Keys <-chan byte
 	// Play plays the named prompts in lang and waits until they finish or ctx ends.
 	Play func(ctx context.Context, lang string, names ...string) error
+	// Clips resolves prompt names in lang, for playing without waiting.
+	Clips func(lang string, names ...string) []*media.Clip
 }
 
 // Router is the seam to the human fallback: it connects a caller who asked
@@ -86,7 +88,8 @@ func (ch *channel) Play(ctx context.Context, lang string, names []string) <-chan
 func (ch *channel) StopPlayback() { ch.stream.StopPlayback() }
 
 func (ch *channel) Transfer(ctx context.Context, t ivr.Transfer) error {
-	leg := &Leg{Call: ch.call, Stream: ch.stream, Menu: ch.menu, Log: ch.log, Keys: ch.keys, Play: ch.playWait}
+	leg := &Leg{Call: ch.call, Stream: ch.stream, Menu: ch.menu, Log: ch.log, Keys: ch.keys, Play: ch.playWait,
+		Clips: func(lang string, names ...string) []*media.Clip { return ch.clips(lang, names) }}
 	err := ch.g.cfg.Router.Connect(ctx, leg, t)
 	if err == nil {
 		ch.ended = "transferred"

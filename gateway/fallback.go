@@ -134,6 +134,7 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 	maxWait := time.NewTimer(f.cfg.MaxWait)
 	defer maxWait.Stop()
 	var nextAnnounce time.Time
+	var announcing <-chan struct{} // the announcement playing now, or nil
 	music := f.holdMusic(leg)
 	defer music.stop()
 
@@ -141,7 +142,11 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 		claim, err := f.cfg.Pool.ClaimForQueue(ctx, queue, skillFor(queue, f.cfg.DefaultQueue), id, f.cfg.GatewayID)
 		switch {
 		case err == nil:
-			music.stop()
+			if announcing != nil {
+				leg.Stream.StopPlayback() // an agent is free: the announcement can stop
+				announcing = nil
+			}
+			music.start() // the caller hears music, not silence, while the agent's phone rings
 			done, err := f.ring(ctx, leg, claim, queue, t, log)
 			if done {
 				return err
@@ -158,22 +163,27 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 			return f.unavailable(ctx, leg, t, err)
 		}
 
-		if now := time.Now(); now.After(nextAnnounce) {
+		// Announcements play while the loop keeps listening: an agent
+		// coming free or the leave key cuts them short.
+		if now := time.Now(); announcing == nil && now.After(nextAnnounce) {
 			music.stop()
-			if err := f.announce(ctx, leg, queue, t.Lang); err != nil {
-				return err
-			}
-			nextAnnounce = time.Now().Add(f.cfg.AnnounceEvery)
+			announcing = f.announce(ctx, leg, queue, t.Lang)
+			nextAnnounce = now.Add(f.cfg.AnnounceEvery)
 		}
-		music.start()
+		if announcing == nil {
+			music.start()
+		}
 		select {
 		case <-ctx.Done():
 			log.Info("caller abandoned the queue", "waited", time.Since(queued).Round(time.Second).String())
 			return ctx.Err()
+		case <-announcing:
+			announcing = nil
 		case <-wake:
 		case <-poll.C:
 		case k := <-leg.Keys:
 			if k == f.cfg.LeaveKey {
+				leg.Stream.StopPlayback()
 				log.Info("caller left the queue", "key", string(k))
 				return ErrLeftQueue
 			}
@@ -199,8 +209,9 @@ func (f *Fallback) unavailable(ctx context.Context, leg *Leg, t ivr.Transfer, ca
 	return fmt.Errorf("%w: %w", ErrNoHuman, cause)
 }
 
-// announce says the caller's position and the estimated wait.
-func (f *Fallback) announce(ctx context.Context, leg *Leg, queue, lang string) error {
+// announce starts saying the caller's position and the estimated wait, and
+// returns when that announcement ends (nil when there is nothing to say).
+func (f *Fallback) announce(ctx context.Context, leg *Leg, queue, lang string) <-chan struct{} {
 	pos, err := f.cfg.Pool.Position(ctx, queue, leg.Call.ID())
 	if err != nil || pos < 1 {
 		return nil // an announcement is a courtesy; never fail the call for it
@@ -211,7 +222,7 @@ func (f *Fallback) announce(ctx context.Context, leg *Leg, queue, lang string) e
 		names = append(names, "queue_wait", numberPrompt(mins), "minutes")
 	}
 	names = append(names, "queue_leave_hint")
-	return leg.Play(ctx, lang, names...)
+	return leg.Stream.Play(leg.Clips(lang, names...)...).Done()
 }
 
 // numberPrompt names the prompt that says n; the prompt set has 1 to 20.
@@ -356,7 +367,15 @@ func (f *Fallback) holdMusic(leg *Leg) *music {
 }
 
 func (m *music) start() {
-	if m.clip == nil || m.stopc != nil {
+	if m.stopc != nil {
+		select {
+		case <-m.done: // something else's Play interrupted the loop: restart it
+			m.stopc, m.done = nil, nil
+		default:
+			return // playing
+		}
+	}
+	if m.clip == nil {
 		return
 	}
 	m.stopc, m.done = make(chan struct{}), make(chan struct{})
