@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -90,37 +89,11 @@ func fbRedisReady(port int, done <-chan struct{}, limit time.Duration) bool {
 	return false
 }
 
-// fbRTPPorts picks 20 RTP ports below the kernel's ephemeral range
-// (32768-60999 here), all free when probed. The harness's own ranges lie
-// inside the ephemeral range, where the many sockets that test phones,
-// agents and load runs bind on port 0 can take every port of a range (seen
-// once: "no free rtp port", the call rejected 503).
-func fbRTPPorts(t *testing.T) string {
-	t.Helper()
-	for range 50 {
-		base := 20000 + 20*rand.IntN(600) // 20000-31999
-		free := true
-		for p := base; p < base+20 && free; p++ {
-			c, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				free = false
-				break
-			}
-			c.Close()
-		}
-		if free {
-			return fmt.Sprintf("%d-%d", base, base+19)
-		}
-	}
-	t.Fatal("no free range of 20 RTP ports in 20000-31999")
-	return ""
-}
-
 // fbGateway starts a gateway on its own Redis (or the embedded one) with a
 // short ring timeout, plus any extra flags.
 func fbGateway(t *testing.T, extra ...string) *gw {
 	t.Helper()
-	args := []string{"-ring-timeout", "2s", "-rtp-ports", fbRTPPorts(t)}
+	args := []string{"-ring-timeout", "2s"}
 	if url := fbRedis(t); url != "" {
 		args = append(args, "-redis", url)
 	}

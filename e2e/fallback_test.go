@@ -491,7 +491,7 @@ func TestFallbackGatewayKilled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second)
 	defer cancel()
 	url := fbRealRedis(t)
-	ga := startGateway(t, "-redis", url, "-ring-timeout", "2s", "-gateway-id", "gw-a", "-rtp-ports", fbRTPPorts(t))
+	ga := startGateway(t, "-redis", url, "-ring-timeout", "2s", "-gateway-id", "gw-a", "-rtp-ports", rtpRange(t))
 	ag := agentStart(t, ga, "1002", agent.AutoAnswer)
 
 	start := time.Now()
@@ -532,7 +532,7 @@ func TestFallbackGatewayKilled(t *testing.T) {
 		t.Fatalf("store.Agent(1002) right after the kill = %+v, want on_call for gw-a", st)
 	}
 
-	gb := startGateway(t, "-redis", url, "-ring-timeout", "2s", "-gateway-id", "gw-b", "-rtp-ports", fbRTPPorts(t))
+	gb := startGateway(t, "-redis", url, "-ring-timeout", "2s", "-gateway-id", "gw-b", "-rtp-ports", rtpRange(t))
 	// Not before the lease ends: nobody knows how the call ended.
 	early, ecancel := context.WithTimeout(ctx, 8*time.Second)
 	defer ecancel()
@@ -574,7 +574,7 @@ func TestFallbackRedisDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	dead := fmt.Sprintf("redis://127.0.0.1:%d/0", freePort(t)) // nothing listens there
-	g := startGateway(t, "-redis", dead, "-ring-timeout", "2s", "-rtp-ports", fbRTPPorts(t))
+	g := startGateway(t, "-redis", dead, "-ring-timeout", "2s", "-rtp-ports", rtpRange(t))
 	if code := fbReady(t, g.HTTP); code != 503 {
 		t.Errorf("GET /readyz with Redis down = %d, want 503", code)
 	}

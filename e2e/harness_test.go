@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -82,10 +83,27 @@ func freePort(t *testing.T) int {
 	return 0
 }
 
-// rtpRange picks a small RTP range unlikely to collide with parallel tests.
+// rtpRange picks 20 free RTP ports for one gateway, below the kernel's
+// ephemeral range (32768-60999), where other sockets could fill a range.
 func rtpRange(t *testing.T) string {
-	base := 30000 + (freePort(t)%1000)*20
-	return fmt.Sprintf("%d-%d", base, base+19)
+	t.Helper()
+	for range 50 {
+		base := 20000 + 20*rand.IntN(600) // 20000-31999
+		free := true
+		for p := base; p < base+20 && free; p++ {
+			c, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				free = false
+				break
+			}
+			c.Close()
+		}
+		if free {
+			return fmt.Sprintf("%d-%d", base, base+19)
+		}
+	}
+	t.Fatal("no free range of 20 RTP ports in 20000-31999")
+	return ""
 }
 
 // startGateway runs the binary with the given extra flags and waits until it is ready.
