@@ -121,7 +121,7 @@ func checkTarget(target string) error {
 type callResult struct {
 	err        error
 	endedEarly bool // the gateway hung up before -duration
-	stats      streamStats
+	stats      testphone.Pacing
 }
 
 func run(ctx context.Context, o options, out io.Writer, log *slog.Logger) error {
@@ -185,7 +185,7 @@ func placeCall(ctx context.Context, o options, i int, log *slog.Logger) callResu
 		res.endedEarly = true
 	case <-ctx.Done():
 	}
-	res.stats = analyze(call.Received(), call.Media().Codec)
+	res.stats = testphone.AnalyzePacing(call.Received(), call.Media().Codec)
 	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer hcancel()
 	if err := call.Hangup(hctx); err != nil {
@@ -208,10 +208,10 @@ func report(out io.Writer, results []callResult) {
 		if r.endedEarly {
 			early++
 		}
-		all = append(all, r.stats.lateness...)
-		gaps = append(gaps, r.stats.gaps...)
-		received += r.stats.received
-		expected += r.stats.expected
+		all = append(all, r.stats.Lateness...)
+		gaps = append(gaps, r.stats.Gaps...)
+		received += r.stats.Received
+		expected += r.stats.Expected
 	}
 	fmt.Fprintf(out, "calls: attempted %d, answered %d, failed %d, ended early by the gateway %d\n",
 		len(results), answered, len(results)-answered, early)
@@ -239,9 +239,9 @@ func report(out io.Writer, results []callResult) {
 	}
 	slices.Sort(all)
 	slices.Sort(gaps)
-	fmt.Fprintf(out, "lateness: p50 %s, p99 %s, max %s\n", ms(percentile(all, 50)), ms(percentile(all, 99)), ms(all[len(all)-1]))
+	fmt.Fprintf(out, "lateness: p50 %s, p99 %s, max %s\n", ms(testphone.Percentile(all, 50)), ms(testphone.Percentile(all, 99)), ms(all[len(all)-1]))
 	if len(gaps) > 0 {
-		fmt.Fprintf(out, "inter-arrival: p50 %s, p99 %s, max %s\n", ms(percentile(gaps, 50)), ms(percentile(gaps, 99)), ms(gaps[len(gaps)-1]))
+		fmt.Fprintf(out, "inter-arrival: p50 %s, p99 %s, max %s\n", ms(testphone.Percentile(gaps, 50)), ms(testphone.Percentile(gaps, 99)), ms(gaps[len(gaps)-1]))
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ivrgw/ivrgw/sip/testphone"
 	"github.com/ivrgw/ivrgw/sip/testphone/fakeuas"
 )
 
@@ -36,64 +35,6 @@ func TestCheckTarget(t *testing.T) {
 			t.Errorf("checkTarget(%q) ok = %v, want %v", tt.in, got, tt.want)
 		}
 	}
-}
-
-func TestAnalyze(t *testing.T) {
-	t0 := time.Now()
-	pkt := func(i int, seq uint16, ssrc uint32, late time.Duration) testphone.PacketInfo {
-		return testphone.PacketInfo{
-			Arrival: t0.Add(time.Duration(i)*20*time.Millisecond + late), Seq: seq,
-			Timestamp: 4294967000 + uint32(i)*160, SSRC: ssrc, PT: 0, // wraps the timestamp
-		}
-	}
-	tests := []struct {
-		name          string
-		pkts          []testphone.PacketInfo
-		wantLate      []time.Duration
-		wantRecv, exp int
-	}{
-		{
-			name:     "on time, wrapping seq and ts",
-			pkts:     []testphone.PacketInfo{pkt(0, 65534, 1, 0), pkt(1, 65535, 1, 0), pkt(2, 0, 1, 0)},
-			wantLate: []time.Duration{0, 0, 0}, wantRecv: 3, exp: 3,
-		},
-		{
-			name:     "late first packet and a loss",
-			pkts:     []testphone.PacketInfo{pkt(0, 10, 1, 5*time.Millisecond), pkt(1, 11, 1, 0), pkt(3, 13, 1, 2*time.Millisecond)},
-			wantLate: []time.Duration{5 * time.Millisecond, 0, 2 * time.Millisecond}, wantRecv: 3, exp: 4,
-		},
-		{
-			name:     "new ssrc starts a new schedule",
-			pkts:     []testphone.PacketInfo{pkt(0, 10, 1, 0), pkt(1, 11, 1, 0), pkt(2, 500, 2, 7*time.Millisecond), pkt(3, 501, 2, 7*time.Millisecond)},
-			wantLate: []time.Duration{0, 0, 0, 0}, wantRecv: 4, exp: 4,
-		},
-		{
-			name:     "other payload types ignored",
-			pkts:     []testphone.PacketInfo{pkt(0, 1, 1, 0), {PT: 101, Arrival: t0}, pkt(1, 2, 1, 3*time.Millisecond)},
-			wantLate: []time.Duration{0, 3 * time.Millisecond}, wantRecv: 2, exp: 2,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			st := analyze(tt.pkts, 0)
-			if !equalDurations(st.lateness, tt.wantLate) || st.received != tt.wantRecv || st.expected != tt.exp {
-				t.Errorf("analyze() = lateness %v received %d expected %d, want %v %d %d",
-					st.lateness, st.received, st.expected, tt.wantLate, tt.wantRecv, tt.exp)
-			}
-		})
-	}
-}
-
-func equalDurations(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if (a[i] - b[i]).Abs() > time.Microsecond {
-			return false
-		}
-	}
-	return true
 }
 
 func TestParseStat(t *testing.T) {
