@@ -20,7 +20,7 @@ import (
 
 // inviteLinger keeps an ended call's INVITE key for as long as the caller
 // may retransmit the INVITE (Timer B, 64*T1, RFC 3261 §17.1.1.2).
-var inviteLinger = 64 * sip.T1
+const inviteLinger = 64 * 500 * time.Millisecond // 64×T1, T1 = 500 ms (RFC 3261 §17.1.1.1)
 
 func dialogKey(callID, localTag, remoteTag string) string {
 	return callID + "\x00" + localTag + "\x00" + remoteTag

@@ -191,7 +191,7 @@ func (o *Outbound) sendCancel() sip.ClientTransaction {
 
 // cancelWait bounds the wait for the INVITE's final response after CANCEL
 // (RFC 3261 §9.1: 64*T1, then the transaction is considered cancelled).
-var cancelWait = 64 * sip.T1
+const cancelWait = 64 * 500 * time.Millisecond // 64×T1, T1 = 500 ms (RFC 3261 §17.1.1.1)
 
 // reap finishes a cancelled INVITE; it is the only goroutine an outbound
 // leg starts, and it ends with the INVITE transaction.
