@@ -166,8 +166,9 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 3)
+	sipDone := make(chan error, 1)
 	go pacer.Start(ctx)
-	go func() { errc <- srv.Run(ctx) }()
+	go func() { sipDone <- srv.Run(ctx) }()
 	go menus.Watch(ctx, 2*time.Second)
 	go reloadOnHUP(ctx, menus, log)
 	go store.RunSweeper(ctx, time.Second)
@@ -188,12 +189,25 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
+	case err = <-sipDone:
+		sipDone <- err // for the wait below
 	}
+	log.Info("gateway stopping", "active_calls", gw.ActiveCalls())
 	cancel()
+	// The SIP server hangs up the calls still up (BYE) and waits a few
+	// seconds for their handlers: let it finish before the process exits.
+	select {
+	case serr := <-sipDone:
+		if err == nil {
+			err = serr
+		}
+	case <-time.After(10 * time.Second):
+		log.Warn("sip server did not stop within 10 s")
+	}
 	sctx, scancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer scancel()
 	_ = hs.Shutdown(sctx)
-	log.Info("gateway stopping", "active_calls", gw.ActiveCalls())
+	log.Info("gateway stopped", "active_calls", gw.ActiveCalls())
 	return err
 }
 
