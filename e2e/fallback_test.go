@@ -485,13 +485,14 @@ func TestFallbackAgentFreeDuringAnnouncement(t *testing.T) {
 }
 
 // TestFallbackGatewayKilled: a gateway dies (SIGKILL) with a bridged call;
-// its agent stays on_call in Redis until the lease runs out (15 s), then a
+// its agent stays on_call in Redis until the lease runs out (-lease-ttl 4s
+// here, renewed every 1.3 s, so it ends 2.7-4 s after the kill), then a
 // surviving gateway's sweeper makes it available, and it takes calls again.
 func TestFallbackGatewayKilled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second)
 	defer cancel()
 	url := fbRealRedis(t)
-	ga := startGateway(t, "-redis", url, "-ring-timeout", "2s", "-gateway-id", "gw-a", "-rtp-ports", rtpRange(t))
+	ga := startGateway(t, "-redis", url, "-ring-timeout", "2s", "-gateway-id", "gw-a", "-lease-ttl", "4s")
 	ag := agentStart(t, ga, "1002", agent.AutoAnswer)
 
 	start := time.Now()
@@ -532,17 +533,17 @@ func TestFallbackGatewayKilled(t *testing.T) {
 		t.Fatalf("store.Agent(1002) right after the kill = %+v, want on_call for gw-a", st)
 	}
 
-	gb := startGateway(t, "-redis", url, "-ring-timeout", "2s", "-gateway-id", "gw-b", "-rtp-ports", rtpRange(t))
+	gb := startGateway(t, "-redis", url, "-ring-timeout", "2s", "-gateway-id", "gw-b", "-lease-ttl", "4s")
 	// Not before the lease ends: nobody knows how the call ended.
-	early, ecancel := context.WithTimeout(ctx, 8*time.Second)
+	early, ecancel := context.WithTimeout(ctx, time.Until(killed.Add(2*time.Second)))
 	defer ecancel()
 	if ai, err := fbWaitAgent(early, gb.HTTP, "1002", fbState("available")); err == nil {
-		t.Fatalf("agent available %v after the kill, before its 15 s lease ran out: %+v", time.Since(killed), ai)
+		t.Fatalf("agent available %v after the kill, before its 4 s lease could run out: %+v", time.Since(killed), ai)
 	}
-	lctx, lcancel := context.WithTimeout(ctx, 25*time.Second)
+	lctx, lcancel := context.WithTimeout(ctx, 12*time.Second)
 	defer lcancel()
 	if _, err := fbWaitAgent(lctx, gb.HTTP, "1002", fbState("available")); err != nil {
-		t.Fatalf("agent not freed within 25 s of its gateway's death: %v", err)
+		t.Fatalf("agent not freed within 12 s of its gateway's death: %v", err)
 	}
 	t.Logf("agent freed %v after the kill", time.Since(killed).Round(100*time.Millisecond))
 

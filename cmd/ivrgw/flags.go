@@ -32,6 +32,7 @@ type options struct {
 	digestAlgs   []string
 	noRTPTimeout time.Duration
 	ringTimeout  time.Duration
+	leaseTTL     time.Duration
 	logLevel     string
 	logFormat    string
 	gatewayID    string
@@ -53,6 +54,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	algs := fs.String("digest-algorithms", "SHA-256,MD5", "digest algorithms offered to registering agents, in order; \"MD5\" alone for softphones that give up on a SHA-256 challenge (Debian's baresip 1.0)")
 	fs.DurationVar(&o.noRTPTimeout, "no-rtp-timeout", 30*time.Second, "hang up a call after this long without RTP from the caller")
 	fs.DurationVar(&o.ringTimeout, "ring-timeout", 15*time.Second, "ring an agent this long before trying the next one")
+	fs.DurationVar(&o.leaseTTL, "lease-ttl", 15*time.Second, "an agent's claim lease, renewed while the call lives; if a gateway dies its agents come back after this")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&o.gatewayID, "gateway-id", "", "this instance's name in shared Redis state (default: hostname:sip-port)")
@@ -88,6 +90,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if _, _, err := net.SplitHostPort(o.sip); err != nil {
 		return nil, fmt.Errorf("-sip %q: %w", o.sip, err)
+	}
+	if o.leaseTTL < 3*time.Second {
+		return nil, fmt.Errorf("-lease-ttl %v: want at least 3s (it is renewed every third of it)", o.leaseTTL)
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, fmt.Errorf("-log-format %q: want text or json", o.logFormat)

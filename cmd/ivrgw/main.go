@@ -121,7 +121,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	// Agents' state: a real Redis when -redis is given (it may be down now;
 	// the gateway starts anyway, reports not ready, and reconnects), else an
 	// embedded in-process one so the gateway runs with nothing installed.
-	store, closeStore, err := openStore(o.redis, log)
+	store, closeStore, err := openStore(o.redis, routing.Options{Logger: log, LeaseTTL: o.leaseTTL})
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	}
 	fallback := gateway.NewFallback(gateway.FallbackConfig{
 		Pool: store, Dialer: srv, Ports: ports, Prompts: set, BindIP: bind, PublicIP: public,
-		GatewayID: gwID, RingTimeout: o.ringTimeout, Logger: log,
+		GatewayID: gwID, RingTimeout: o.ringTimeout, RenewEvery: o.leaseTTL / 3, Logger: log,
 	})
 	gw, err = gateway.New(gateway.Config{
 		PublicIP: public, BindIP: bind, Ports: ports, Pacer: pacer,
@@ -213,8 +213,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 
 // openStore connects the agents' store to -redis, or to an embedded
 // in-process Redis when none is given.
-func openStore(url string, log *slog.Logger) (*routing.Store, func(), error) {
-	opts := routing.Options{Logger: log}
+func openStore(url string, opts routing.Options) (*routing.Store, func(), error) {
 	if url == "" {
 		rdb, stop, err := routing.NewEmbedded()
 		if err != nil {
