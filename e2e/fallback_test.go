@@ -629,3 +629,59 @@ func TestFallbackFeatureCodes(t *testing.T) {
 		t.Errorf("GET /agents 1002 after a forged *2 = %+v, want still available", ai)
 	}
 }
+
+// TestFallbackLanguagePreference: a caller who switched to Spanish and asks
+// for a person reaches an agent with the "es" skill even when another agent
+// has been idle longer; with no Spanish speaker on duty, anyone takes the call.
+func TestFallbackLanguagePreference(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		agents    []string // registered in this order: the first is idle longest
+		wantAgent string
+	}{
+		{"es-agent-free", []string{"1002", "1003"}, "1003"},
+		{"no-es-agent", []string{"1002"}, "1002"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			g := fbGateway(t)
+			phones := map[string]*agent.Agent{}
+			for _, ext := range tc.agents {
+				phones[ext] = agentStart(t, g, ext, agent.AutoAnswer)
+				time.Sleep(20 * time.Millisecond)
+			}
+			set := promptSet(t)
+			start := time.Now()
+			c := fbCaller(ctx, t, g, "5550301", "")
+			pt := c.Media().Codec
+			if err := waitPrompt(ctx, c, start, promptSignature(t, set, "en", "main_menu", pt)); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Now()
+			if err := c.SendDigit4733('9', 80*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			if err := waitPrompt(ctx, c, at, promptSignature(t, set, "es", "main_menu", pt)); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.SendDigit4733('0', 80*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			ac, err := phones[tc.wantAgent].WaitCall(ctx)
+			if err != nil {
+				t.Fatalf("agent %s never rung: %v", tc.wantAgent, err)
+			}
+			select {
+			case <-ac.Answered():
+			case <-ctx.Done():
+				t.Fatal("call never established")
+			}
+			for ext, p := range phones {
+				if ext != tc.wantAgent && len(p.Calls()) != 0 {
+					t.Errorf("agent %s was rung too, want only %s", ext, tc.wantAgent)
+				}
+			}
+		})
+	}
+}

@@ -139,7 +139,7 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 	defer music.stop()
 
 	for {
-		claim, err := f.cfg.Pool.ClaimForQueue(ctx, queue, skillFor(queue, f.cfg.DefaultQueue), id, f.cfg.GatewayID)
+		claim, err := f.claim(ctx, leg, queue, t.Lang, id)
 		switch {
 		case err == nil:
 			if announcing != nil {
@@ -194,6 +194,22 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 			return ErrQueueTimeout
 		}
 	}
+}
+
+// claim asks for the head-of-queue agent. A caller who switched the menu to
+// another language and asked for "a person" (the default queue) is offered
+// an agent with that language as a skill first, and anyone on duty when no
+// such agent is free: a person who shares the language is better, but any
+// person is better than waiting.
+func (f *Fallback) claim(ctx context.Context, leg *Leg, queue, lang, id string) (routing.Claim, error) {
+	skill := skillFor(queue, f.cfg.DefaultQueue)
+	if skill == "" && lang != "" && leg.Menu != nil && lang != leg.Menu.DefaultLanguage {
+		c, err := f.cfg.Pool.ClaimForQueue(ctx, queue, lang, id, f.cfg.GatewayID)
+		if !errors.Is(err, routing.ErrNoAgent) {
+			return c, err
+		}
+	}
+	return f.cfg.Pool.ClaimForQueue(ctx, queue, skill, id, f.cfg.GatewayID)
 }
 
 func skillFor(queue, defaultQueue string) string {
