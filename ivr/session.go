@@ -2,6 +2,7 @@ package ivr
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 )
@@ -101,7 +102,11 @@ func (s *Session) Run(ctx context.Context, keys <-chan byte) Summary {
 					m.Handle(HungUp{})
 					return done()
 				}
-				s.log.Warn("transfer failed", "queue", a.Queue, "reason", a.Reason, "err", err)
+				if errors.Is(err, ErrBackToMenu) {
+					s.log.Info("caller back in the menu", "queue", a.Queue, "why", err.Error())
+				} else {
+					s.log.Warn("transfer failed", "queue", a.Queue, "reason", a.Reason, "err", err)
+				}
 				pending = append(pending, m.Handle(TransferFailed{Err: err})...)
 			case Hangup:
 				// The BYE must go out even if the call's context is ending.
