@@ -115,6 +115,13 @@ func startGateway(t *testing.T, extra ...string) *gw {
 // startBinary runs the given gateway build.
 func startBinary(t *testing.T, bin string, extra ...string) *gw {
 	t.Helper()
+	return startCommand(t, nil, bin, extra...)
+}
+
+// startCommand runs bin with the harness's flags plus extra, behind the
+// given command prefix (for example nice).
+func startCommand(t *testing.T, prefix []string, bin string, extra ...string) *gw {
+	t.Helper()
 	g := &gw{t: t, waitErr: make(chan error, 1)}
 	g.SIP = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	g.HTTP = fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -122,7 +129,8 @@ func startBinary(t *testing.T, bin string, extra ...string) *gw {
 		"-rtp-ports", rtpRange(t), "-menu", "../configs/menu.yaml", "-agents", "../configs/agents.yaml",
 		"-log-level", "debug"}
 	args = append(args, extra...)
-	g.cmd = exec.Command(bin, args...)
+	argv := append(append(append([]string{}, prefix...), bin), args...)
+	g.cmd = exec.Command(argv[0], argv[1:]...)
 	g.cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
 	pr, pw := io.Pipe()
 	g.cmd.Stdout, g.cmd.Stderr = pw, pw
