@@ -324,24 +324,14 @@ func (o *Outbound) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		o.mu.Unlock()
 	}()
 
-	var body []byte
-	var m sdp.Media
 	offer := req.Body()
-	if len(offer) > 0 {
-		var err error
-		if body, m, err = sdp.Negotiate(offer, local); err != nil {
-			o.log.Info("sip agent re-invite refused", "error", err)
-			s.respond(req, tx, 488, "Not Acceptable Here")
-			return
-		}
-	} else {
-		body = sdp.Offer(local) // RFC 3261 §14.2: offer in the 2xx, answer in the ACK
+	body, m, code, reason, err := answerReoffer(offer, local)
+	if err != nil {
+		o.log.Info("sip agent re-invite refused", "code", code, "error", err)
+		s.respond(req, tx, code, reason)
+		return
 	}
-	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Contact", s.contact(o.transport)))
-	res.AppendHeader(sip.NewHeader("Server", s.cfg.UserAgent))
-	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	res.SetBody(body)
+	res := s.sdpOK(req, o.transport, body)
 	if err := tx.Respond(res); err != nil {
 		o.log.Warn("sip agent re-invite 200 failed", "error", err)
 		return

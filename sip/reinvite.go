@@ -56,28 +56,14 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.mu.Unlock()
 	}()
 
-	var body []byte
-	var m sdp.Media
 	offer := req.Body()
-	if len(offer) > 0 {
-		var err error
-		if body, m, err = sdp.Negotiate(offer, local); err != nil {
-			code, reason := sdp.Status(err)
-			if code == 500 {
-				code, reason = 488, "Not Acceptable Here"
-			}
-			c.log.Info("sip re-invite refused", "code", code, "error", err)
-			s.respond(req, tx, code, reason)
-			return
-		}
-	} else {
-		body = sdp.Offer(local) // RFC 3261 §14.2: offer in the 2xx, answer in the ACK
+	body, m, code, reason, err := answerReoffer(offer, local)
+	if err != nil {
+		c.log.Info("sip re-invite refused", "code", code, "error", err)
+		s.respond(req, tx, code, reason)
+		return
 	}
-	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Contact", s.contact(c.Transport())))
-	res.AppendHeader(sip.NewHeader("Server", s.cfg.UserAgent))
-	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	res.SetBody(body)
+	res := s.sdpOK(req, c.Transport(), body)
 	if err := tx.Respond(res); err != nil {
 		c.log.Warn("sip re-invite 200 failed", "error", err)
 		return
@@ -103,4 +89,33 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.mu.Unlock()
 	c.log.Info("sip media updated", "remote_rtp", m.Remote.String(), "hold", m.Hold, "direction", m.Direction.String())
 	c.pushUpdate(m)
+}
+
+// answerReoffer negotiates the offer of a re-INVITE against local, or, for
+// a re-INVITE without SDP, makes our offer for the 2xx (the answer then
+// comes in the ACK, RFC 3261 §14.2). On failure it gives the status to
+// answer: 400 for a malformed offer, 488 when it cannot be accepted.
+func answerReoffer(offer []byte, local sdp.Local) (body []byte, m sdp.Media, code int, reason string, err error) {
+	if len(offer) == 0 {
+		return sdp.Offer(local), sdp.Media{}, 0, "", nil
+	}
+	body, m, err = sdp.Negotiate(offer, local)
+	if err != nil {
+		code, reason = sdp.Status(err)
+		if code == 500 {
+			code, reason = 488, "Not Acceptable Here"
+		}
+		return nil, sdp.Media{}, code, reason, err
+	}
+	return body, m, 0, "", nil
+}
+
+// sdpOK builds the 200 to an in-dialog INVITE, carrying our SDP.
+func (s *Server) sdpOK(req *sip.Request, transport string, body []byte) *sip.Response {
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Contact", s.contact(transport)))
+	res.AppendHeader(sip.NewHeader("Server", s.cfg.UserAgent))
+	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	res.SetBody(body)
+	return res
 }
