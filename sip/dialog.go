@@ -104,6 +104,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// sipgo sends 100 Trying only after 200 ms; send it now so the caller
 	// stops retransmitting at once (RFC 3261 §17.2.1).
 	trying := sip.NewResponseFromRequest(req, 100, "Trying", nil)
+	trying.AppendHeader(sip.NewHeader("Server", c.s.cfg.UserAgent))
 	if err := tx.Respond(trying); err != nil {
 		c.log.Debug("sip send 100 failed", "error", err)
 	}
