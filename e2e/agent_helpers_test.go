@@ -302,3 +302,65 @@ func fbLogCount(g *gw, parts ...string) int {
 	}
 	return n
 }
+
+// waitEnded waits for an agent's call to end.
+func waitEnded(ctx context.Context, ac *agent.AgentCall) error {
+	select {
+	case <-ac.Ended():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("agent call %s still going: %w", ac.CallID(), ctx.Err())
+	}
+}
+
+// fbWaitEnded waits for an agent's call to end, or fails the test.
+func fbWaitEnded(ctx context.Context, t *testing.T, ac *agent.AgentCall) {
+	t.Helper()
+	if err := waitEnded(ctx, ac); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fbWaitCall waits for agent a's phone to ring, or fails the test.
+func fbWaitCall(ctx context.Context, t *testing.T, a *agent.Agent) *agent.AgentCall {
+	t.Helper()
+	ac, err := a.WaitCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ac
+}
+
+// fbWaitAnswered waits for the agent's call to be established, or fails
+// the test; who names the agent in the failure.
+func fbWaitAnswered(ctx context.Context, t *testing.T, ac *agent.AgentCall, who string) {
+	t.Helper()
+	select {
+	case <-ac.Answered():
+	case <-ctx.Done():
+		t.Fatalf("%s's call never established: %s", who, ac.EndReason())
+	}
+}
+
+// fbPassOver registers agent A (1002, answering as modeA) and then B
+// (1003, answering at once), so A has been idle longest and is claimed
+// first; a caller from number asks for a person. It waits for A's call to
+// end and for B to be rung promptly after it and to answer, and returns
+// A, the caller and A's call for the test's own checks.
+func fbPassOver(ctx context.Context, t *testing.T, g *gw, modeA agent.Mode, from string) (*agent.Agent, *testphone.Call, *agent.AgentCall) {
+	t.Helper()
+	a := agentStart(t, g, "1002", modeA)
+	time.Sleep(20 * time.Millisecond)
+	b := agentStart(t, g, "1003", agent.AutoAnswer)
+	start := time.Now()
+	c := fbCaller(ctx, t, g, from, "")
+	fbAskForPerson(ctx, t, c, start)
+	ac := fbWaitCall(ctx, t, a)
+	fbWaitEnded(ctx, t, ac)
+	bc := fbWaitCall(ctx, t, b)
+	if d := bc.At().Sub(ac.EndedAt()); d > 3*time.Second {
+		t.Errorf("B rung %v after A's call ended (%d, cancelled %v), want promptly", d.Round(time.Millisecond), ac.Status(), ac.Cancelled())
+	}
+	fbWaitAnswered(ctx, t, bc, "B")
+	return a, c, ac
+}

@@ -40,10 +40,7 @@ func TestFallbackBridge(t *testing.T) {
 			c := fbCaller(ctx, t, g, "5550001", "Carol Caller")
 			fbAskForPerson(ctx, t, c, start)
 
-			ac, err := ag.WaitCall(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ac := fbWaitCall(ctx, t, ag)
 			user, display := ac.From()
 			if user != "5550001" || display != "Carol Caller" {
 				t.Errorf("agent's INVITE From = %q <%s>, want %q <5550001>", display, user, "Carol Caller")
@@ -53,11 +50,7 @@ func TestFallbackBridge(t *testing.T) {
 					t.Errorf("agent's INVITE %s = %q, want %q\n%s", name, got, want, ac.Invite())
 				}
 			}
-			select {
-			case <-ac.Answered():
-			case <-ctx.Done():
-				t.Fatalf("agent's call never established: %s", ac.EndReason())
-			}
+			fbWaitAnswered(ctx, t, ac, "agent")
 			if a, err := fbWaitAgent(ctx, g.HTTP, "1002", fbState("on_call")); err != nil {
 				t.Fatal(err)
 			} else if a.CallID != c.CallID() {
@@ -149,36 +142,19 @@ func TestFallbackBillingSkill(t *testing.T) {
 			t.Fatalf("after %q: %v", step.keys, err)
 		}
 	}
-	ac, err := billing.WaitCall(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ac := fbWaitCall(ctx, t, billing)
 	for name, want := range map[string]string{"X-IVR-Path": "main>billing", "X-IVR-Reason": "menu_option",
 		"X-IVR-Queue": "billing", "X-IVR-Digits": "account=12345"} {
 		if got := ac.Header(name); got != want {
 			t.Errorf("billing agent's INVITE %s = %q, want %q", name, got, want)
 		}
 	}
-	select {
-	case <-ac.Answered():
-	case <-ctx.Done():
-		t.Fatal("billing agent's call never established")
-	}
+	fbWaitAnswered(ctx, t, ac, "billing agent")
 	if err := fbWaitTone(ctx, "caller", c.Audio, 700); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(support.Calls()); n != 0 {
 		t.Errorf("agent 1002 (no billing skill) got %d INVITEs, want none", n)
-	}
-}
-
-// waitEnded waits for an agent's call to end.
-func waitEnded(ctx context.Context, ac *agent.AgentCall) error {
-	select {
-	case <-ac.Ended():
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("agent call %s still going: %w", ac.CallID(), ctx.Err())
 	}
 }
 
@@ -189,39 +165,12 @@ func TestFallbackRingNoAnswer(t *testing.T) {
 	defer cancel()
 	g := fbGateway(t)
 	// Registered first, A has been idle longest and is claimed first.
-	a := agentStart(t, g, "1002", agent.NoAnswer)
-	time.Sleep(20 * time.Millisecond)
-	b := agentStart(t, g, "1003", agent.AutoAnswer)
-
-	start := time.Now()
-	c := fbCaller(ctx, t, g, "5550002", "")
-	fbAskForPerson(ctx, t, c, start)
-
-	ac, err := a.WaitCall(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := waitEnded(ctx, ac); err != nil {
-		t.Fatal(err)
-	}
+	a, c, ac := fbPassOver(ctx, t, g, agent.NoAnswer, "5550002")
 	if !ac.Cancelled() || ac.Status() != 487 {
 		t.Errorf("A's call: cancelled %v, status %d, want CANCEL answered with 487", ac.Cancelled(), ac.Status())
 	}
 	if d := ac.EndedAt().Sub(ac.At()); d < 1500*time.Millisecond || d > 5*time.Second {
 		t.Errorf("A rang for %v, want about the 2 s ring timeout", d.Round(time.Millisecond))
-	}
-
-	bc, err := b.WaitCall(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := bc.At().Sub(ac.EndedAt()); d > 3*time.Second {
-		t.Errorf("B rung %v after A's CANCEL, want promptly", d.Round(time.Millisecond))
-	}
-	select {
-	case <-bc.Answered():
-	case <-ctx.Done():
-		t.Fatal("B's call never established")
 	}
 	if err := fbWaitTone(ctx, "caller", c.Audio, 700); err != nil {
 		t.Fatal(err)
@@ -246,35 +195,9 @@ func TestFallbackBusyDecline(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 			defer cancel()
 			g := fbGateway(t, "-ring-timeout", "10s") // the next agent must not wait for it
-			a := agentStart(t, g, "1002", agent.Reject(code))
-			time.Sleep(20 * time.Millisecond)
-			b := agentStart(t, g, "1003", agent.AutoAnswer)
-
-			start := time.Now()
-			c := fbCaller(ctx, t, g, "5550003", "")
-			fbAskForPerson(ctx, t, c, start)
-
-			ac, err := a.WaitCall(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := waitEnded(ctx, ac); err != nil {
-				t.Fatal(err)
-			}
+			_, _, ac := fbPassOver(ctx, t, g, agent.Reject(code), "5550003")
 			if ac.Status() != code || ac.Cancelled() {
 				t.Errorf("A's call: status %d cancelled %v, want %d", ac.Status(), ac.Cancelled(), code)
-			}
-			bc, err := b.WaitCall(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := bc.At().Sub(ac.EndedAt()); d > 2*time.Second {
-				t.Errorf("B rung %v after A's %d, want at once", d.Round(time.Millisecond), code)
-			}
-			select {
-			case <-bc.Answered():
-			case <-ctx.Done():
-				t.Fatal("B's call never established")
 			}
 			if ai := fbAgent(t, g.HTTP, "1002"); ai.Misses != 0 || ai.State != "available" {
 				t.Errorf("GET /agents 1002 after %d = %+v, want available with 0 misses", code, ai)
@@ -295,10 +218,7 @@ func TestFallbackCallerAbandonsWhileRinging(t *testing.T) {
 	start := time.Now()
 	c := fbCaller(ctx, t, g, "5550004", "")
 	fbAskForPerson(ctx, t, c, start)
-	ac, err := a.WaitCall(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ac := fbWaitCall(ctx, t, a)
 	if _, err := fbWaitAgent(ctx, g.HTTP, "1002", fbState("ringing")); err != nil {
 		t.Fatal(err)
 	}
@@ -401,10 +321,7 @@ func TestFallbackLongestWaitingFirst(t *testing.T) {
 		t.Fatalf("POST /agents/1002/resume = %d, want 200", code)
 	}
 	resumed := time.Now()
-	ac, err := a.WaitCall(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ac := fbWaitCall(ctx, t, a)
 	if user, _ := ac.From(); user != "5550101" {
 		t.Fatalf("agent got a call from %q, want the longest-waiting caller 5550101", user)
 	}
@@ -413,11 +330,7 @@ func TestFallbackLongestWaitingFirst(t *testing.T) {
 	if d := ac.At().Sub(resumed); d > 3*time.Second {
 		t.Errorf("agent rung %v after resuming, want within 3 s", d.Round(time.Millisecond))
 	}
-	select {
-	case <-ac.Answered():
-	case <-ctx.Done():
-		t.Fatal("agent's call never established")
-	}
+	fbWaitAnswered(ctx, t, ac, "agent")
 	if err := fbWaitTone(ctx, "first caller", callers[0].Audio, 700); err != nil {
 		t.Fatal(err)
 	}
@@ -471,10 +384,7 @@ func TestFallbackAgentFreeDuringAnnouncement(t *testing.T) {
 				t.Fatalf("POST /agents/1002/resume = %d, want 200", code)
 			}
 			resumed := time.Now()
-			ac, err := a.WaitCall(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ac := fbWaitCall(ctx, t, a)
 			if d := ac.At().Sub(resumed); d > 3*time.Second {
 				t.Errorf("agent rung %v after resuming (%s), want within 3 s", d.Round(time.Millisecond), tc)
 			} else {
@@ -498,15 +408,8 @@ func TestFallbackGatewayKilled(t *testing.T) {
 	start := time.Now()
 	c := fbCaller(ctx, t, ga, "5550006", "")
 	fbAskForPerson(ctx, t, c, start)
-	ac, err := ag.WaitCall(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-ac.Answered():
-	case <-ctx.Done():
-		t.Fatal("agent's call never established")
-	}
+	ac := fbWaitCall(ctx, t, ag)
+	fbWaitAnswered(ctx, t, ac, "agent")
 	if _, err := fbWaitAgent(ctx, ga.HTTP, "1002", fbState("on_call")); err != nil {
 		t.Fatal(err)
 	}
@@ -551,18 +454,11 @@ func TestFallbackGatewayKilled(t *testing.T) {
 	start = time.Now()
 	c2 := fbCaller(ctx, t, gb, "5550007", "")
 	fbAskForPerson(ctx, t, c2, start)
-	ac2, err := ag.WaitCall(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ac2 := fbWaitCall(ctx, t, ag)
 	if user, _ := ac2.From(); user != "5550007" {
 		t.Errorf("agent's next call from %q, want 5550007", user)
 	}
-	select {
-	case <-ac2.Answered():
-	case <-ctx.Done():
-		t.Fatal("agent's second call never established")
-	}
+	fbWaitAnswered(ctx, t, ac2, "agent (second call)")
 	if err := fbWaitTone(ctx, "second caller", c2.Audio, 700); err != nil {
 		t.Fatal(err)
 	}
@@ -672,11 +568,7 @@ func TestFallbackLanguagePreference(t *testing.T) {
 			if err != nil {
 				t.Fatalf("agent %s never rung: %v", tc.wantAgent, err)
 			}
-			select {
-			case <-ac.Answered():
-			case <-ctx.Done():
-				t.Fatal("call never established")
-			}
+			fbWaitAnswered(ctx, t, ac, "agent")
 			for ext, p := range phones {
 				if ext != tc.wantAgent && len(p.Calls()) != 0 {
 					t.Errorf("agent %s was rung too, want only %s", ext, tc.wantAgent)
