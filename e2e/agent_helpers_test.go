@@ -104,9 +104,17 @@ func fbGateway(t *testing.T, extra ...string) *gw {
 // and a 700 Hz voice; it is closed (unregistered) at cleanup.
 func agentStart(t *testing.T, g *gw, ext string, mode agent.Mode) *agent.Agent {
 	t.Helper()
+	return agentStartConfig(t, agent.Config{Gateway: g.SIP, Ext: ext, Password: "demo" + ext, Mode: mode, Tone: 700})
+}
+
+// agentStartConfig registers an agent as cfg says; it is closed
+// (unregistered) at cleanup.
+func agentStartConfig(t *testing.T, cfg agent.Config) *agent.Agent {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	a, err := agent.Start(ctx, agent.Config{Gateway: g.SIP, Ext: ext, Password: "demo" + ext, Mode: mode, Tone: 700})
+	ext := cfg.Ext
+	a, err := agent.Start(ctx, cfg)
 	if err != nil {
 		t.Fatalf("agent.Start(%s) = %v", ext, err)
 	}

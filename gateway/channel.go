@@ -23,6 +23,9 @@ type Leg struct {
 	// Keys are the caller's digits while the fallback has the call (the menu
 	// is not reading them then).
 	Keys <-chan byte
+	// Divert sends the caller's key presses, with their source, to sink
+	// instead of Keys until restore is called (while bridged to an agent).
+	Divert func(sink chan<- dtmf.Event) (restore func())
 	// Play plays the named prompts in lang and waits until they finish or ctx ends.
 	Play func(ctx context.Context, lang string, names ...string) error
 	// Clips resolves prompt names in lang, for playing without waiting.
@@ -61,6 +64,7 @@ type channel struct {
 	log    *slog.Logger
 	menu   *ivr.Config
 	keys   <-chan byte
+	tap    *digitTap
 	ended  string // set by the session goroutine only
 }
 
@@ -89,7 +93,8 @@ func (ch *channel) StopPlayback() { ch.stream.StopPlayback() }
 
 func (ch *channel) Transfer(ctx context.Context, t ivr.Transfer) error {
 	leg := &Leg{Call: ch.call, Stream: ch.stream, Menu: ch.menu, Log: ch.log, Keys: ch.keys, Play: ch.playWait,
-		Clips: func(lang string, names ...string) []*media.Clip { return ch.clips(lang, names) }}
+		Divert: ch.tap.divert,
+		Clips:  func(lang string, names ...string) []*media.Clip { return ch.clips(lang, names) }}
 	err := ch.g.cfg.Router.Connect(ctx, leg, t)
 	if err == nil {
 		ch.ended = "transferred"
@@ -117,12 +122,11 @@ func (ch *channel) playWait(ctx context.Context, lang string, names ...string) e
 	}
 }
 
-// pumpDigits merges the three digit sources into the menu's key channel.
-// A caller whose phone sends RFC 4733 events usually still leaks the tone
-// into the audio now and then; once a call has shown RFC 4733, in-band
-// detections are ignored so one press never counts twice.
-func (g *Gateway) pumpDigits(ctx context.Context, c *sip.Call, s *media.Stream, keys chan<- byte, sum *summary) {
-	seen4733 := false
+// pumpDigits merges the three digit sources into the menu's key channel,
+// one key per press (pressFilter). While the call is bridged, the tap takes
+// them instead.
+func (g *Gateway) pumpDigits(ctx context.Context, c *sip.Call, s *media.Stream, keys chan<- byte, tap *digitTap, sum *summary) {
+	var filter pressFilter
 	for {
 		var ev dtmf.Event
 		select {
@@ -131,15 +135,13 @@ func (g *Gateway) pumpDigits(ctx context.Context, c *sip.Call, s *media.Stream, 
 		case ev = <-s.Events():
 		case ev = <-c.Digits():
 		}
-		switch ev.Source {
-		case dtmf.RFC4733:
-			seen4733 = true
-		case dtmf.Inband:
-			if seen4733 {
-				continue
-			}
+		if !filter.keep(ev, time.Now()) {
+			continue
 		}
 		sum.addDigit(ev)
+		if tap.take(ev) {
+			continue
+		}
 		select {
 		case keys <- ev.Digit:
 		default:

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ivrgw/ivrgw/ivr"
 	"github.com/ivrgw/ivrgw/media"
+	"github.com/ivrgw/ivrgw/media/dtmf"
 	"github.com/ivrgw/ivrgw/prompts"
 	"github.com/ivrgw/ivrgw/routing"
 	"github.com/ivrgw/ivrgw/sip"
@@ -315,6 +317,7 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	leg.Stream.StopPlayback()
 	media.Bridge(leg.Stream, agent)
 	log.Info("caller bridged to agent", "agent_codec", codecName(m.PayloadType), "caller_codec", codecName(callerPT))
+	stopDigits := f.bridgeDigits(legCtx, leg, agent, out, log)
 
 	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer hcancel()
@@ -325,10 +328,32 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	case <-out.Done(): // the agent hung up; the gateway then says goodbye to the caller
 		log.Info("agent ended the bridged call")
 	}
+	stopDigits()
 	media.Unbridge(leg.Stream, agent)
 	release(routing.Completed)
 	_ = f.cfg.Pool.RecordHandleTime(hctx, queue, time.Since(answered))
 	return true, nil
+}
+
+// bridgeDigits passes key presses across the bridge, both ways, until the
+// returned stop is called (see passDigits).
+func (f *Fallback) bridgeDigits(ctx context.Context, leg *Leg, agent *media.Stream, out *sip.Outbound, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	restore := func() {}
+	if leg.Divert != nil {
+		fromCaller := make(chan dtmf.Event, 16)
+		restore = leg.Divert(fromCaller)
+		wg.Go(func() { passDigits(ctx, fromCaller, nil, agent, out.SendDigit, log.With("to", "agent")) })
+	}
+	wg.Go(func() {
+		passDigits(ctx, out.Digits(), agent.Events(), leg.Stream, leg.Call.SendDigit, log.With("to", "caller"))
+	})
+	return func() {
+		restore()
+		cancel()
+		wg.Wait()
+	}
 }
 
 // heartbeat keeps the caller's queue entry alive.

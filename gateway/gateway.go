@@ -140,8 +140,9 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 	defer g.cfg.Pacer.Remove(stream)
 
 	keys := make(chan byte, 32)
+	tap := &digitTap{}
 	grp.Go(func() error { return stream.Run(gctx) })
-	grp.Go(func() error { g.pumpDigits(gctx, c, stream, keys, sum); return nil })
+	grp.Go(func() error { g.pumpDigits(gctx, c, stream, keys, tap, sum); return nil })
 	grp.Go(func() error { g.watchMedia(gctx, c, stream, m, cancel, log); return nil })
 
 	if handled {
@@ -160,7 +161,7 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 	}
 
 	menu := g.cfg.Menus.Current()
-	ch := &channel{g: g, call: c, stream: stream, log: log, menu: menu, keys: keys}
+	ch := &channel{g: g, call: c, stream: stream, log: log, menu: menu, keys: keys, tap: tap}
 	sess := ivr.NewSession(menu, ch, log)
 	ms := sess.Run(gctx, keys)
 	sum.menu = ms

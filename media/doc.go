@@ -1,8 +1,8 @@
 // Package media moves a call's audio: RTP streams (RFC 3550) with G.711
 // payloads, paced sending, symmetric RTP latching, playback of prompt
 // clips, DTMF detection on received packets (RFC 4733 events and in-band
-// tones), a UDP port pool, and a packet relay between two streams for a
-// bridged call.
+// tones), key presses sent as RFC 4733 events, a UDP port pool, and a
+// packet relay between two streams for a bridged call.
 //
 // It knows nothing of SIP: the gateway hands it addresses and payload types
 // negotiated elsewhere. It may import pion/rtp, media/g711 and media/dtmf,

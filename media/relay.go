@@ -1,6 +1,8 @@
 package media
 
 import (
+	"encoding/binary"
+
 	"github.com/pion/rtp"
 
 	"github.com/ivrgw/ivrgw/media/g711"
@@ -56,8 +58,8 @@ func (s *Stream) relay(from *Stream, p *rtp.Packet, isEvent bool) {
 	payload := p.Payload
 	switch {
 	case isEvent:
-		if !s.hasEvents {
-			return
+		if !s.hasEvents || tx.ownEvent {
+			return // none negotiated, or SendEvent's own event is on the wire
 		}
 		pt = s.eventPT
 	case p.PayloadType == from.pt:
@@ -82,6 +84,15 @@ func (s *Stream) relay(from *Stream, p *rtp.Packet, isEvent bool) {
 		// Keep the paced clock just ahead of what was relayed, so that
 		// after Unbridge the timestamps carry on forward.
 		tx.ts = ts + uint32(len(payload))
+	} else if len(payload) >= 4 {
+		// A press relayed while no audio flows leaves tx.ts where it was;
+		// SendEvent's next event must still start after this one, or the
+		// two would share a timestamp, which is what tells events apart
+		// (RFC 4733 §2.2.1).
+		end := ts + uint32(binary.BigEndian.Uint16(payload[2:4])) + uint32(samples(eventPause))
+		if int32(end-tx.nextEvent) > 0 {
+			tx.nextEvent = end
+		}
 	}
 	s.stats.relayed.Add(1)
 }

@@ -59,13 +59,14 @@ type Stats struct {
 	EventsDropped        uint64 // digits lost because Events() was full
 	Relayed              uint64 // packets forwarded out of this stream from its bridge peer
 	Relatches            uint64 // times the send address followed a new source
+	EventsSent           uint64 // key presses sent by SendEvent
 }
 
 type counters struct {
 	packetsIn, bytesIn, garbage                  atomic.Uint64
 	packetsOut, bytesOut, sendErrors             atomic.Uint64
 	lateTicks, resyncs, events, dropped, relayed atomic.Uint64
-	relatches                                    atomic.Uint64
+	relatches, eventsSent                        atomic.Uint64
 }
 
 // Stream is the RTP of one call leg: Run reads, the Pacer (or a bridge
@@ -88,6 +89,12 @@ type Stream struct {
 
 	mu sync.Mutex // guards tx
 	tx txState
+
+	// eventSlot lets one SendEvent run at a time. It is held for a whole
+	// event, which takes d + 100 ms, so it cannot be mu, which the pacer
+	// and the relay take for every packet; a one-slot channel rather than a
+	// sync.Mutex so that a caller waiting its turn can give up with its ctx.
+	eventSlot chan struct{}
 
 	pace paceState // owned by the Pacer
 }
@@ -121,6 +128,9 @@ type txState struct {
 	relayInit bool
 	tsOffset  uint32
 	xbuf      [maxPacket]byte
+	evbuf     [4]byte // the telephone-event payload SendEvent is sending
+	nextEvent uint32  // the earliest timestamp of SendEvent's next event
+	ownEvent  bool    // SendEvent is sending an event: relayed events wait out
 }
 
 var (
@@ -150,6 +160,7 @@ func NewStream(cfg StreamConfig) *Stream {
 		hasEvents: cfg.HasEvents,
 		log:       log,
 		events:    make(chan dtmf.Event, eventQueue),
+		eventSlot: make(chan struct{}, 1),
 		silence:   silenceULaw,
 	}
 	if cfg.PayloadType == g711.PayloadPCMA {
@@ -167,12 +178,17 @@ func NewStream(cfg StreamConfig) *Stream {
 		seq:     uint16(rand.Uint32()),
 		ts:      rand.Uint32(),
 	}
+	s.tx.nextEvent = s.tx.ts
 	s.tx.pkt.Header = rtp.Header{Version: 2, PayloadType: s.pt, SSRC: s.tx.ssrc}
 	return s
 }
 
 // PayloadType is the stream's G.711 law (0 or 8).
 func (s *Stream) PayloadType() uint8 { return s.pt }
+
+// HasEvents reports whether the far end negotiated telephone-event (RFC
+// 4733), so key presses can be sent to it in RTP.
+func (s *Stream) HasEvents() bool { return s.hasEvents }
 
 // LocalAddr is the address the stream receives on.
 func (s *Stream) LocalAddr() netip.AddrPort {
@@ -231,6 +247,7 @@ func (s *Stream) Stats() Stats {
 		LateTicks: c.lateTicks.Load(), Resyncs: c.resyncs.Load(),
 		Events: c.events.Load(), EventsDropped: c.dropped.Load(),
 		Relayed: c.relayed.Load(), Relatches: c.relatches.Load(),
+		EventsSent: c.eventsSent.Load(),
 	}
 }
 
@@ -387,29 +404,44 @@ func (s *Stream) skip(frames int) {
 	s.tx.marker = true
 }
 
-// write marshals one packet into the reused buffer and sends it; mu held.
+// write sends one packet of the stream's media (audio or relayed packets):
+// a pending talkspurt marker (tx.marker) goes on it. mu held.
 func (s *Stream) write(pt uint8, ts uint32, marker bool, payload []byte) {
+	if s.writePacket(pt, ts, marker || s.tx.marker, payload) {
+		s.tx.marker = false
+	}
+}
+
+// writePacket marshals one packet into the reused buffer and sends it with
+// exactly the marker bit given. It reports whether the packet took a
+// sequence number (it did unless it failed to marshal). mu held.
+//
+// SendEvent calls it directly: the marker of a telephone-event packet means
+// "new event" (RFC 4733 §2.2.2), so an update must not pick up a pending
+// talkspurt marker, and an event must not use up the one that the next
+// audio packet needs.
+func (s *Stream) writePacket(pt uint8, ts uint32, marker bool, payload []byte) bool {
 	tx := &s.tx
 	h := &tx.pkt.Header
 	h.PayloadType = pt
 	h.SequenceNumber = tx.seq
 	h.Timestamp = ts
-	h.Marker = marker || tx.marker
+	h.Marker = marker
 	tx.pkt.Payload = payload
 	n, err := tx.pkt.MarshalTo(tx.buf[:])
 	tx.pkt.Payload = nil // do not keep a peer's read buffer alive
 	if err != nil {
 		s.stats.sendErrors.Add(1)
-		return
+		return false
 	}
-	tx.marker = false
 	tx.seq++
 	if _, err := s.conn.WriteToUDPAddrPort(tx.buf[:n], tx.remote); err != nil {
 		// Counted, not logged: a peer that went away (ICMP unreachable)
 		// would otherwise log fifty lines a second.
 		s.stats.sendErrors.Add(1)
-		return
+		return true
 	}
 	s.stats.packetsOut.Add(1)
 	s.stats.bytesOut.Add(uint64(n))
+	return true
 }

@@ -23,6 +23,7 @@ const (
 	reasonLocalBye   = "local_bye"
 	reasonShutdown   = "shutdown"
 	reasonRejected   = "rejected"
+	reasonGone       = "dialog_gone" // our request got 481: the far end has no such dialog
 )
 
 // Errors of Call methods.
@@ -67,6 +68,7 @@ type Call struct {
 	updates chan sdp.Media
 	digits  chan dtmf.Event
 	done    chan struct{}
+	sending chan struct{} // held while a SendDigit INFO is out: keys leave one at a time
 
 	mu         sync.Mutex
 	state      callState
@@ -121,7 +123,8 @@ func (c *Call) Digits() <-chan dtmf.Event { return c.digits }
 func (c *Call) Done() <-chan struct{} { return c.done }
 
 // EndReason says why the call ended: remote_bye, cancel, ack_timeout,
-// local_bye, shutdown, or rejected; "" while it lasts.
+// local_bye, shutdown, rejected, or dialog_gone (our request got 481);
+// "" while it lasts.
 func (c *Call) EndReason() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

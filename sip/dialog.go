@@ -131,6 +131,7 @@ func (s *Server) newCall(req *sip.Request, tx sip.ServerTransaction) *Call {
 		updates:   make(chan sdp.Media, 4),
 		digits:    make(chan dtmf.Event, 32),
 		done:      make(chan struct{}),
+		sending:   make(chan struct{}, 1),
 		cseq:      1,
 	}
 	c.source, _ = netip.ParseAddrPort(req.Source())
@@ -272,8 +273,10 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	s.respond(req, tx, 200, "OK")
+	// End first, as Outbound.onBye does: once the caller has its 200,
+	// nothing of the dialog remains, and a second BYE gets 481.
 	c.end(reasonRemoteBye)
+	s.respond(req, tx, 200, "OK")
 }
 
 // onCancel gets only a CANCEL that matched no INVITE transaction (sipgo
@@ -317,70 +320,82 @@ func checkBody(req *sip.Request) *rejection {
 	return nil
 }
 
-// sendBye ends the dialog from our side (RFC 3261 §15.1.1), built as a UAS
-// builds requests in a dialog (§12.2.1.1).
+// sendBye ends the dialog from our side (RFC 3261 §15.1.1).
 func (c *Call) sendBye(ctx context.Context) error {
 	c.mu.Lock()
 	c.cseq++
-	cseq := c.cseq
-	target := *c.target.Clone()
-	final := c.final
+	bye := c.request(sip.BYE, c.cseq)
 	c.mu.Unlock()
+	res, err := c.transact(ctx, bye)
+	if err != nil {
+		return fmt.Errorf("send bye: %w", err)
+	}
+	c.log.Debug("sip bye answered", "status", res.StatusCode)
+	return nil
+}
 
-	bye := sip.NewRequest(sip.BYE, target)
-	from := final.To().AsFrom() // carries our tag
+// request builds a request inside the dialog as its UAS (RFC 3261
+// §12.2.1.1): the remote target as Request-URI, the route set, our tag in
+// From, the caller's in To, the next CSeq (the caller takes it from c.cseq,
+// so no two requests share one). It is the one place our requests to the
+// caller are built, BYE and INFO alike. c.mu is held.
+func (c *Call) request(method sip.RequestMethod, cseq uint32) *sip.Request {
+	target := *c.target.Clone()
+	req := sip.NewRequest(method, target)
+	from := c.final.To().AsFrom() // carries our tag
 	to := c.invite.From().AsTo()
 	cid := sip.CallIDHeader(c.id)
 	mf := sip.MaxForwardsHeader(70)
-	bye.AppendHeader(&from)
-	bye.AppendHeader(&to)
-	bye.AppendHeader(&cid)
-	bye.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: sip.BYE})
-	bye.AppendHeader(&mf)
+	req.AppendHeader(&from)
+	req.AppendHeader(&to)
+	req.AppendHeader(&cid)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: method})
+	req.AppendHeader(&mf)
 	// The route set is the Record-Route of the INVITE, in order (§12.1.1).
 	var firstRoute string
 	for _, rr := range c.invite.GetHeaders("Record-Route") {
-		bye.AppendHeader(sip.NewHeader("Route", rr.Value()))
+		req.AppendHeader(sip.NewHeader("Route", rr.Value()))
 		if firstRoute == "" {
 			if h, ok := rr.(*sip.RecordRouteHeader); ok {
 				firstRoute = h.Address.HostPort()
 			}
 		}
 	}
-	bye.AppendHeader(sip.NewHeader("User-Agent", c.s.cfg.UserAgent))
-	bye.SetBody(nil)
-	bye.SetTransport(c.Transport())
+	req.AppendHeader(sip.NewHeader("User-Agent", c.s.cfg.UserAgent))
+	req.SetBody(nil)
+	req.SetTransport(c.Transport())
 	switch {
 	case firstRoute != "":
-		bye.SetDestination(firstRoute)
+		req.SetDestination(firstRoute)
 	case strings.EqualFold(c.Transport(), "TCP"):
 		// Reuse the caller's connection (RFC 5923 style); its Contact is
 		// often not listening.
-		bye.SetDestination(c.source.String())
+		req.SetDestination(c.source.String())
 	default:
 		if ip, err := netip.ParseAddr(target.Host); err == nil {
 			port := target.Port
 			if port == 0 {
 				port = 5060
 			}
-			bye.SetDestination(netip.AddrPortFrom(ip, uint16(port)).String())
+			req.SetDestination(netip.AddrPortFrom(ip, uint16(port)).String())
 		} else {
-			bye.SetDestination(c.source.String())
+			req.SetDestination(c.source.String())
 		}
 		// Leave from our listening socket, not a random port (FACTS.md).
 		la := c.s.Addr()
-		bye.Laddr = sip.Addr{IP: net.IP(la.Addr().AsSlice()), Port: int(la.Port())}
+		req.Laddr = sip.Addr{IP: net.IP(la.Addr().AsSlice()), Port: int(la.Port())}
 	}
-	tx, err := c.s.client.TransactionRequest(ctx, bye, sipgo.ClientRequestAddVia)
+	return req
+}
+
+// transact sends a request built by request, sipgo adding the Via, and
+// waits for its final response.
+func (c *Call) transact(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	tx, err := c.s.client.TransactionRequest(ctx, req, sipgo.ClientRequestAddVia)
 	if err != nil {
-		return fmt.Errorf("send bye: %w", err)
+		return nil, err
 	}
-	res, err := finalResponse(ctx, tx)
-	if err != nil {
-		return fmt.Errorf("send bye: %w", err)
-	}
-	c.log.Debug("sip bye answered", "status", res.StatusCode)
-	return nil
+	return finalResponse(ctx, tx)
 }
 
 // finalResponse waits for the final response of a client transaction,

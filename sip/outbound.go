@@ -47,15 +47,16 @@ var (
 	ErrNotServing = errors.New("sip: server not serving")
 )
 
-// StatusError is a final non-2xx answer from the agent (486 Busy Here,
-// 603 Decline, 480, 404, 5xx ...).
+// StatusError is a final non-2xx answer to one of our requests: the
+// agent's to DialAgent's INVITE (486 Busy Here, 603 Decline, 480, 404,
+// 5xx ...), or either side's to SendDigit's INFO (405, 415, 481, 501 ...).
 type StatusError struct {
 	Code   int
 	Reason string
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("sip: agent answered %d %s", e.Code, e.Reason)
+	return fmt.Sprintf("sip: far end answered %d %s", e.Code, e.Reason)
 }
 
 // Reasons an outbound leg ended, reported by EndReason.
@@ -81,6 +82,7 @@ type Outbound struct {
 	updates chan sdp.Media
 	acks    chan *sip.Request // ACKs for our 2xx to the agent's re-INVITEs
 	done    chan struct{}
+	sending chan struct{} // held while a SendDigit INFO is out: keys leave one at a time
 
 	mu          sync.Mutex
 	established bool
@@ -122,7 +124,7 @@ func (o *Outbound) Digits() <-chan dtmf.Event { return o.digits }
 func (o *Outbound) Done() <-chan struct{} { return o.done }
 
 // EndReason says why the leg ended: remote_bye, local_bye, shutdown,
-// ack_timeout; "" while it lasts.
+// ack_timeout, dialog_gone (our request got 481); "" while it lasts.
 func (o *Outbound) EndReason() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()

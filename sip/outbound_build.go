@@ -59,6 +59,7 @@ func (s *Server) newOutbound(r DialRequest) (*Outbound, error) {
 		updates:   make(chan sdp.Media, 4),
 		acks:      make(chan *sip.Request, 4),
 		done:      make(chan struct{}),
+		sending:   make(chan struct{}, 1),
 		local:     r.Local,
 		// RFC 3261 §8.1.1.5: any start below 2**31; small keeps it readable.
 		cseq: 1 + rand.Uint32N(1<<15),

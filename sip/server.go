@@ -1,7 +1,8 @@
 // Package sip is the gateway's SIP user agent server: it accepts calls
 // (INVITE/ACK/BYE/CANCEL), answers OPTIONS and INFO, handles re-INVITEs and
 // hands each call to a CallHandler that owns it from INVITE to BYE. It also
-// places the B2BUA's second leg to an agent (DialAgent, outbound.go).
+// places the B2BUA's second leg to an agent (DialAgent, outbound.go), and
+// passes key presses to either leg as INFO (SendDigit, digit.go).
 //
 // It is the only package that imports github.com/emiago/sipgo. It may import
 // sip/sdp and media/dtmf; it must not import media (RTP), ivr, routing or

@@ -21,6 +21,43 @@ var (
 // maxInfoDuration caps a claimed key press length; nobody holds a key for a minute.
 const maxInfoDuration = 60000 // ms
 
+// RelayContentType is the media type of the body FormatRelay writes.
+const RelayContentType = "application/dtmf-relay"
+
+// Key press lengths FormatRelay writes. An event reported early (RFC 4733,
+// in-band) may carry no length or the length so far; the far end plays
+// what we send, so it is kept between the 40 ms a receiver must recognise
+// (ITU-T Q.24) and a few seconds.
+const (
+	DefaultRelayDuration = 100 * time.Millisecond // for a Duration of 0 or less
+	MinRelayDuration     = 40 * time.Millisecond
+	MaxRelayDuration     = 5 * time.Second
+)
+
+// FormatRelay writes a key press as an application/dtmf-relay body, the
+// de-facto SIP INFO format ParseInfo reads: "Signal=5\r\nDuration=160\r\n",
+// Duration in milliseconds. A Duration of 0 or less becomes
+// DefaultRelayDuration; others are kept within MinRelayDuration and
+// MaxRelayDuration. A digit other than 0-9 * # A-D is ErrBadDigit and
+// writes nothing.
+func FormatRelay(ev Event) ([]byte, error) {
+	if !ValidDigit(ev.Digit) {
+		return nil, fmt.Errorf("format dtmf-relay signal %q: %w", ev.Digit, ErrBadDigit)
+	}
+	d := ev.Duration
+	if d <= 0 {
+		d = DefaultRelayDuration
+	}
+	d = min(max(d, MinRelayDuration), MaxRelayDuration)
+	b := make([]byte, 0, len("Signal=5\r\nDuration=5000\r\n"))
+	b = append(b, "Signal="...)
+	b = append(b, ev.Digit)
+	b = append(b, "\r\nDuration="...)
+	b = strconv.AppendInt(b, d.Milliseconds(), 10)
+	b = append(b, "\r\n"...)
+	return b, nil
+}
+
 // ParseInfo reads a SIP INFO body carrying a key press. Two bodies are in
 // use, neither standardised by the IETF:
 //

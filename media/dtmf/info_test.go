@@ -48,6 +48,57 @@ func TestParseInfo(t *testing.T) {
 	}
 }
 
+func TestFormatRelay(t *testing.T) {
+	tests := []struct {
+		name    string
+		ev      Event
+		want    string
+		wantErr error
+	}{
+		{"digit", Event{Digit: '5', Duration: 160 * time.Millisecond}, "Signal=5\r\nDuration=160\r\n", nil},
+		{"star", Event{Digit: '*', Duration: 250 * time.Millisecond}, "Signal=*\r\nDuration=250\r\n", nil},
+		{"hash", Event{Digit: '#', Duration: 80 * time.Millisecond}, "Signal=#\r\nDuration=80\r\n", nil},
+		{"letter", Event{Digit: 'D', Duration: 100 * time.Millisecond}, "Signal=D\r\nDuration=100\r\n", nil},
+		{"no duration", Event{Digit: '0'}, "Signal=0\r\nDuration=100\r\n", nil},
+		{"negative duration", Event{Digit: '1', Duration: -time.Second}, "Signal=1\r\nDuration=100\r\n", nil},
+		{"too short", Event{Digit: '2', Duration: 5 * time.Millisecond}, "Signal=2\r\nDuration=40\r\n", nil},
+		{"too long", Event{Digit: '3', Duration: time.Minute}, "Signal=3\r\nDuration=5000\r\n", nil},
+		{"sub-millisecond part", Event{Digit: '4', Duration: 160*time.Millisecond + 900*time.Microsecond}, "Signal=4\r\nDuration=160\r\n", nil},
+		{"lower-case letter", Event{Digit: 'a'}, "", ErrBadDigit},
+		{"not a key", Event{Digit: 'X'}, "", ErrBadDigit},
+		{"zero byte", Event{}, "", ErrBadDigit},
+		{"CR", Event{Digit: '\r'}, "", ErrBadDigit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := FormatRelay(tt.ev)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("FormatRelay(%+v) error = %v, want %v", tt.ev, err, tt.wantErr)
+			}
+			if string(got) != tt.want {
+				t.Errorf("FormatRelay(%+v) = %q, want %q", tt.ev, got, tt.want)
+			}
+		})
+	}
+}
+
+// Every key, formatted then parsed, comes back with its length.
+func TestFormatRelayRoundTrip(t *testing.T) {
+	for _, d := range []byte(digits) {
+		for _, dur := range []time.Duration{MinRelayDuration, 160 * time.Millisecond, MaxRelayDuration} {
+			in := Event{Digit: d, Source: RFC4733, Duration: dur}
+			body, err := FormatRelay(in)
+			if err != nil {
+				t.Fatalf("FormatRelay(%+v) error = %v", in, err)
+			}
+			got, err := ParseInfo(RelayContentType, body)
+			if want := (Event{Digit: d, Source: INFO, Duration: dur}); err != nil || got != want {
+				t.Errorf("ParseInfo(FormatRelay(%+v)) = %+v, %v, want %+v", in, got, err, want)
+			}
+		}
+	}
+}
+
 func FuzzParseInfo(f *testing.F) {
 	f.Add("application/dtmf-relay", []byte("Signal=5\r\nDuration=160\r\n"))
 	f.Add("application/dtmf", []byte("#"))
@@ -59,6 +110,25 @@ func FuzzParseInfo(f *testing.F) {
 		}
 		if !ValidDigit(ev.Digit) || ev.Source != INFO || ev.Duration < 0 {
 			t.Fatalf("ParseInfo(%q, %q) = %+v, want a valid INFO digit", ct, body, ev)
+		}
+		// What we read, we can pass on: the same key, its length kept
+		// within the bounds FormatRelay writes.
+		relay, err := FormatRelay(ev)
+		if err != nil {
+			t.Fatalf("FormatRelay(%+v) error = %v, want nil", ev, err)
+		}
+		back, err := ParseInfo(RelayContentType, relay)
+		want := ev
+		switch {
+		case ev.Duration == 0:
+			want.Duration = DefaultRelayDuration
+		case ev.Duration < MinRelayDuration:
+			want.Duration = MinRelayDuration
+		case ev.Duration > MaxRelayDuration:
+			want.Duration = MaxRelayDuration
+		}
+		if err != nil || back != want {
+			t.Fatalf("ParseInfo(FormatRelay(%+v)) = %+v, %v, want %+v", ev, back, err, want)
 		}
 	})
 }

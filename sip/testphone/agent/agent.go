@@ -68,6 +68,9 @@ type Config struct {
 	Algorithm string
 	LocalIP   string       // default 127.0.0.1
 	Logger    *slog.Logger // default: discard
+	// NoEvents answers without telephone-event, as a phone set to send
+	// DTMF by SIP INFO only does: keys then reach it as INFO.
+	NoEvents bool
 }
 
 func (cfg Config) withDefaults() (Config, error) {
@@ -215,6 +218,12 @@ func (a *Agent) listen() error {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	}))
 	srv.OnInfo(a.guard(func(req *sip.Request, tx sip.ServerTransaction) {
+		c := a.lookup(req.CallID().Value())
+		if c == nil {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+			return
+		}
+		c.addInfo(req)
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	}))
 	return nil

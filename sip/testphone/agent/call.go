@@ -51,6 +51,14 @@ type AgentCall struct {
 	abortOnce sync.Once
 	endOnce   sync.Once
 	doneOnce  sync.Once
+	infos     []Info
+	infoCSeq  uint32 // our CSeq space in the dialog (RFC 3261 §12.2.1.1)
+}
+
+// Info is one SIP INFO received in a call's dialog.
+type Info struct {
+	ContentType string
+	Body        string
 }
 
 func newCall(a *Agent, req *sip.Request, incoming bool) *AgentCall {
@@ -214,6 +222,56 @@ func (c *AgentCall) SentPackets() int {
 	return leg.sent
 }
 
+func (c *AgentCall) addInfo(req *sip.Request) {
+	var ct string
+	if h := req.ContentType(); h != nil {
+		ct = h.Value()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.infos = append(c.infos, Info{ContentType: ct, Body: string(req.Body())})
+}
+
+// Infos returns the SIP INFO requests received in this call's dialog.
+func (c *AgentCall) Infos() []Info {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Info(nil), c.infos...)
+}
+
+// SendDigitINFO sends one key press as SIP INFO (application/dtmf-relay,
+// the body most phones send) in the established call and waits for the
+// final answer, which it returns as an error unless 2xx.
+func (c *AgentCall) SendDigitINFO(ctx context.Context, digit byte, dur time.Duration) error {
+	select {
+	case <-c.answered:
+	default:
+		return fmt.Errorf("info %s: call not established", c.callID)
+	}
+	c.mu.Lock()
+	srv := c.srv
+	c.infoCSeq++
+	cseq := c.infoCSeq
+	c.mu.Unlock()
+	if srv == nil {
+		return fmt.Errorf("info %s: only incoming calls can send INFO", c.callID)
+	}
+	inv := srv.InviteRequest
+	req := sip.NewRequest(sip.INFO, inv.Contact().Address)
+	req.SetTransport(inv.Transport())
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: sip.INFO})
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
+	req.SetBody(fmt.Appendf(nil, "Signal=%c\r\nDuration=%d\r\n", digit, dur.Milliseconds()))
+	res, err := srv.Do(ctx, req)
+	if err != nil {
+		return fmt.Errorf("info %s: %w", c.callID, err)
+	}
+	if !res.IsSuccess() {
+		return fmt.Errorf("info %s: %d %s", c.callID, res.StatusCode, res.Reason)
+	}
+	return nil
+}
+
 // Hangup ends the call: BYE when it is established (RFC 3261 §15.1.1), a
 // 480 when it still rings; nothing when it is over.
 func (c *AgentCall) Hangup(ctx context.Context) error {
@@ -343,7 +401,7 @@ func (a *Agent) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.end(EndRejected, mode.code)
 		return
 	}
-	answer := writeSDP(leg.local(), []uint8{m.Codec}, m.EventPT, m.HasEvents)
+	answer := writeSDP(leg.local(), []uint8{m.Codec}, m.EventPT, m.HasEvents && !a.cfg.NoEvents)
 	c.mu.Lock()
 	c.status = 200
 	c.mu.Unlock()

@@ -35,6 +35,10 @@ type Packet struct {
 	SSRC      uint32
 	Marker    bool
 	Len       int // payload bytes
+	// Event and End are the RFC 4733 event code and E bit of a 4-byte
+	// payload that is not G.711 (telephone-event, §2.3).
+	Event uint8
+	End   bool
 }
 
 const (
@@ -216,8 +220,12 @@ func (l *rtpLeg) read() {
 			continue
 		}
 		l.mu.Lock()
-		l.packets = append(l.packets, Packet{Arrival: at, Source: src, PT: p.PayloadType, Seq: p.SequenceNumber,
-			Timestamp: p.Timestamp, SSRC: p.SSRC, Marker: p.Marker, Len: len(p.Payload)})
+		pk := Packet{Arrival: at, Source: src, PT: p.PayloadType, Seq: p.SequenceNumber,
+			Timestamp: p.Timestamp, SSRC: p.SSRC, Marker: p.Marker, Len: len(p.Payload)}
+		if p.PayloadType != g711.PayloadPCMU && p.PayloadType != g711.PayloadPCMA && len(p.Payload) == 4 {
+			pk.Event, pk.End = p.Payload[0], p.Payload[1]&0x80 != 0
+		}
+		l.packets = append(l.packets, pk)
 		if p.PayloadType == g711.PayloadPCMU || p.PayloadType == g711.PayloadPCMA {
 			k := len(l.audio)
 			l.audio = append(l.audio, make([]int16, len(p.Payload))...)
