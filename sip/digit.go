@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -27,45 +28,25 @@ const infoTimeout = 4 * time.Second
 // dialog, so the call is ended and the error wraps ErrCallEnded as well.
 // Keys leave one at a time, in the order SendDigit was called.
 func (c *Call) SendDigit(ctx context.Context, ev dtmf.Event) error {
-	const op = "send digit to caller"
-	body, err := dtmf.FormatRelay(ev)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, infoTimeout)
-	defer cancel()
-	select {
-	case c.sending <- struct{}{}:
-		defer func() { <-c.sending }()
-	case <-c.done:
-		// Ended while an earlier key was out: the check below says so.
-	case <-ctx.Done():
-		return fmt.Errorf("%s: %w", op, ctx.Err())
-	}
-
-	c.mu.Lock()
-	switch {
-	case c.ended:
-		reason := c.endReason
-		c.mu.Unlock()
-		return fmt.Errorf("%s: %w: %s", op, ErrCallEnded, reason)
-	case c.state != stateConfirmed:
-		// RFC 3261 §13.3.1.4 keeps even BYE back until the ACK; a key
-		// before it would reach a phone that may not have the dialog yet.
-		c.mu.Unlock()
-		return fmt.Errorf("%s: %w", op, ErrWrongState)
-	}
-	c.cseq++ // under c.mu with BYE's: no two requests share a CSeq
-	req := c.request(sip.INFO, c.cseq)
-	c.mu.Unlock()
-	setDigitBody(req, body)
-
-	res, err := c.transact(ctx, req)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	c.log.Debug("sip info digit answered", "status", res.StatusCode)
-	return digitResult(op, res, c.end)
+	return sendDigit(ctx, ev, digitLeg{
+		op: "send digit to caller", sending: c.sending, done: c.done, log: c.log, end: c.end,
+		build: func() (*sip.Request, error) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			switch {
+			case c.ended:
+				return nil, fmt.Errorf("%w: %s", ErrCallEnded, c.endReason)
+			case c.state != stateConfirmed:
+				// RFC 3261 §13.3.1.4 keeps even BYE back until the ACK; a
+				// key before it would reach a phone that may not have the
+				// dialog yet.
+				return nil, ErrWrongState
+			}
+			c.cseq++ // under c.mu with BYE's: no two requests share a CSeq
+			return c.request(sip.INFO, c.cseq), nil
+		},
+		send: c.transact,
+	})
 }
 
 // SendDigit sends one key press to the agent as SIP INFO, as
@@ -73,47 +54,71 @@ func (c *Call) SendDigit(ctx context.Context, ev dtmf.Event) error {
 // same errors (a *StatusError for a non-2xx answer; after a 481 the leg is
 // ended and the error wraps ErrCallEnded). Keys leave one at a time.
 func (o *Outbound) SendDigit(ctx context.Context, ev dtmf.Event) error {
-	const op = "send digit to agent"
+	return sendDigit(ctx, ev, digitLeg{
+		op: "send digit to agent", sending: o.sending, done: o.done, log: o.log, end: o.end,
+		build: func() (*sip.Request, error) {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			switch {
+			case o.ended:
+				return nil, fmt.Errorf("%w: %s", ErrCallEnded, o.endReason)
+			case !o.established:
+				return nil, ErrWrongState
+			}
+			o.cseq++ // under o.mu with BYE's: no two requests share a CSeq
+			return o.request(sip.INFO, o.cseq), nil
+		},
+		send: func(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+			tx, err := o.s.client.TransactionRequest(ctx, req, asBuilt)
+			if err != nil {
+				return nil, err
+			}
+			return finalResponse(ctx, tx)
+		},
+	})
+}
+
+// digitLeg is what sendDigit needs of one side's dialog, *Call or
+// *Outbound.
+type digitLeg struct {
+	op      string
+	sending chan struct{}   // one-slot: keys leave one at a time
+	done    <-chan struct{} // closed when the dialog ends
+	log     *slog.Logger
+	// build checks the dialog's state and builds the INFO, bodiless, with
+	// the next CSeq, under the leg's lock.
+	build func() (*sip.Request, error)
+	// send sends it and waits for its final response.
+	send func(context.Context, *sip.Request) (*sip.Response, error)
+	end  func(reason string) bool
+}
+
+func sendDigit(ctx context.Context, ev dtmf.Event, l digitLeg) error {
 	body, err := dtmf.FormatRelay(ev)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return fmt.Errorf("%s: %w", l.op, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, infoTimeout)
 	defer cancel()
 	select {
-	case o.sending <- struct{}{}:
-		defer func() { <-o.sending }()
-	case <-o.done:
-		// Ended while an earlier key was out: the check below says so.
+	case l.sending <- struct{}{}:
+		defer func() { <-l.sending }()
+	case <-l.done:
+		// Ended while an earlier key was out: build says so.
 	case <-ctx.Done():
-		return fmt.Errorf("%s: %w", op, ctx.Err())
+		return fmt.Errorf("%s: %w", l.op, ctx.Err())
 	}
-
-	o.mu.Lock()
-	switch {
-	case o.ended:
-		reason := o.endReason
-		o.mu.Unlock()
-		return fmt.Errorf("%s: %w: %s", op, ErrCallEnded, reason)
-	case !o.established:
-		o.mu.Unlock()
-		return fmt.Errorf("%s: %w", op, ErrWrongState)
+	req, err := l.build()
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.op, err)
 	}
-	o.cseq++ // under o.mu with BYE's: no two requests share a CSeq
-	req := o.request(sip.INFO, o.cseq)
-	o.mu.Unlock()
 	setDigitBody(req, body)
-
-	tx, err := o.s.client.TransactionRequest(ctx, req, asBuilt)
+	res, err := l.send(ctx, req)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return fmt.Errorf("%s: %w", l.op, err)
 	}
-	res, err := finalResponse(ctx, tx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	o.log.Debug("sip info digit answered", "status", res.StatusCode)
-	return digitResult(op, res, o.end)
+	l.log.Debug("sip info digit answered", "status", res.StatusCode)
+	return digitResult(l.op, res, l.end)
 }
 
 // setDigitBody puts a dtmf-relay body on an INFO built by a dialog's
