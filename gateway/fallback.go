@@ -273,8 +273,8 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	defer cancel()
 	go f.renew(legCtx, claim, log)
 
-	callerPT := leg.Stream.PayloadType()
-	codecs := []uint8{callerPT, 8 - callerPT} // the caller's law first: no transcoding when the agent agrees
+	callerLaw := leg.Stream.Codec()
+	codecs := []uint8{callerLaw, 8 - callerLaw} // the caller's law first: no transcoding when the agent agrees
 	out, err := f.cfg.Dialer.DialAgent(legCtx, sip.DialRequest{
 		Contact: claim.Binding.Contact, Source: claim.Binding.Source, Transport: claim.Binding.Transport,
 		FromUser: leg.Call.Caller().User, FromDisplay: leg.Call.Caller().Display,
@@ -311,12 +311,12 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 		log.Warn("mark agent on call failed", "err", err)
 	}
 	m := out.Media()
-	agent := media.NewStream(media.StreamConfig{Conn: conn, Remote: m.Remote, PayloadType: m.PayloadType,
+	agent := media.NewStream(media.StreamConfig{Conn: conn, Remote: m.Remote, PayloadType: m.PayloadType, Codec: m.Codec,
 		EventPT: m.EventPT, HasEvents: m.HasEvents, Logger: log})
 	go func() { _ = agent.Run(legCtx) }()
 	leg.Stream.StopPlayback()
 	media.Bridge(leg.Stream, agent)
-	log.Info("caller bridged to agent", "agent_codec", codecName(m.PayloadType), "caller_codec", codecName(callerPT))
+	log.Info("caller bridged to agent", "agent_codec", codecName(m.Codec), "caller_codec", codecName(callerLaw))
 	stopDigits := f.bridgeDigits(legCtx, leg, agent, out, log)
 
 	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -123,11 +123,11 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 		log.Info("call not answered", "err", err)
 		return "not_answered"
 	}
-	sum.codec = codecName(m.PayloadType)
+	sum.codec = codecName(m.Codec)
 	log.Info("call answered", "codec", sum.codec, "remote_rtp", m.Remote.String(), "event_pt", m.EventPT, "rtp_port", port)
 
 	stream := media.NewStream(media.StreamConfig{
-		Conn: conn, Remote: m.Remote, PayloadType: m.PayloadType,
+		Conn: conn, Remote: m.Remote, PayloadType: m.PayloadType, Codec: m.Codec,
 		EventPT: m.EventPT, HasEvents: m.HasEvents, Inband: true, Logger: log,
 	})
 	stream.SetSending(!m.Hold)

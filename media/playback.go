@@ -52,7 +52,7 @@ func (s *Stream) StopPlayback() {
 func (s *Stream) advance(p *Playback) bool {
 	for p.clip < len(p.clips) {
 		c := p.clips[p.clip]
-		if c != nil && p.frame < len(c.Frames(s.pt)) {
+		if c != nil && p.frame < len(c.Frames(s.law)) {
 			return true
 		}
 		p.clip++
@@ -69,7 +69,7 @@ func (s *Stream) nextFrame() []byte {
 	if p == nil {
 		return s.silence
 	}
-	f := p.clips[p.clip].Frames(s.pt)[p.frame]
+	f := p.clips[p.clip].Frames(s.law)[p.frame]
 	p.frame++
 	if !s.advance(p) {
 		s.finish(p, false)

@@ -64,11 +64,11 @@ func (s *Stream) relay(from *Stream, p *rtp.Packet, isEvent bool) {
 		pt = s.eventPT
 	case p.PayloadType == from.pt:
 		pt = s.pt
-		if from.pt != s.pt {
+		if from.law != s.law {
 			if len(payload) > len(tx.xbuf) {
 				return
 			}
-			payload = g711.Transcode(tx.xbuf[:], payload, from.pt, s.pt)
+			payload = g711.Transcode(tx.xbuf[:], payload, from.law, s.law)
 		}
 	default:
 		return // comfort noise: the other leg did not negotiate it

@@ -34,14 +34,20 @@ const (
 	eventQueue = 16
 	// payloadCN is comfort noise (RFC 3389): valid RTP, no audio to analyse.
 	payloadCN = 13
+	// dynamicPT is the first dynamic payload type (RFC 3551 §3: 96-127).
+	dynamicPT = 96
 )
 
 // StreamConfig describes one call leg's media as negotiated by SDP.
 type StreamConfig struct {
-	Conn        *net.UDPConn   // bound by PortPool.Listen; the stream never closes it
-	Remote      netip.AddrPort // where SDP says to send; replaced by the latched source
-	PayloadType uint8          // 0 PCMU or 8 PCMA
-	EventPT     uint8          // telephone-event payload type, if HasEvents
+	Conn   *net.UDPConn   // bound by PortPool.Listen; the stream never closes it
+	Remote netip.AddrPort // where SDP says to send; replaced by the latched source
+	// PayloadType is the audio's RTP payload type on the wire: 0 (PCMU),
+	// 8 (PCMA), or a dynamic number the SDP mapped to one of them (RFC
+	// 3551 §3), whose law Codec then says.
+	PayloadType uint8
+	Codec       uint8 // 0 PCMU or 8 PCMA when PayloadType is dynamic; static ones say their own law
+	EventPT     uint8 // telephone-event payload type, if HasEvents
 	HasEvents   bool
 	Inband      bool // run the in-band DTMF detector on received audio
 	Logger      *slog.Logger
@@ -73,7 +79,8 @@ type counters struct {
 // peer's relay) sends.
 type Stream struct {
 	conn      *net.UDPConn
-	pt        uint8
+	pt        uint8 // audio payload type on the wire
+	law       uint8 // its G.711 law: g711.PayloadPCMU or g711.PayloadPCMA
 	eventPT   uint8
 	hasEvents bool
 	log       *slog.Logger
@@ -147,7 +154,8 @@ func silenceFrame(b byte) []byte {
 }
 
 // NewStream prepares a stream; nothing is read until Run and nothing is sent
-// until it is added to a Pacer. A PayloadType other than 8 means PCMU.
+// until it is added to a Pacer. The law is PCMA for payload type 8, or a
+// dynamic payload type with Codec 8, and PCMU otherwise.
 func NewStream(cfg StreamConfig) *Stream {
 	log := cfg.Logger
 	if log == nil {
@@ -155,7 +163,8 @@ func NewStream(cfg StreamConfig) *Stream {
 	}
 	s := &Stream{
 		conn:      cfg.Conn,
-		pt:        g711.PayloadPCMU,
+		pt:        cfg.PayloadType,
+		law:       g711.PayloadPCMU,
 		eventPT:   cfg.EventPT,
 		hasEvents: cfg.HasEvents,
 		log:       log,
@@ -163,8 +172,15 @@ func NewStream(cfg StreamConfig) *Stream {
 		eventSlot: make(chan struct{}, 1),
 		silence:   silenceULaw,
 	}
-	if cfg.PayloadType == g711.PayloadPCMA {
-		s.pt, s.silence = g711.PayloadPCMA, silenceALaw
+	law := cfg.PayloadType
+	if law >= dynamicPT {
+		law = cfg.Codec
+	}
+	if law == g711.PayloadPCMA {
+		s.law, s.silence = g711.PayloadPCMA, silenceALaw
+	}
+	if s.pt != g711.PayloadPCMA && s.pt < dynamicPT {
+		s.pt = g711.PayloadPCMU // anything else static is not ours to send
 	}
 	if cfg.Inband {
 		s.rx.inband = dtmf.NewInband()
@@ -183,8 +199,13 @@ func NewStream(cfg StreamConfig) *Stream {
 	return s
 }
 
-// PayloadType is the stream's G.711 law (0 or 8).
+// PayloadType is the stream's audio payload type on the wire: 0, 8, or
+// the dynamic number the SDP gave its law.
 func (s *Stream) PayloadType() uint8 { return s.pt }
+
+// Codec is the stream's G.711 law: g711.PayloadPCMU (0) or
+// g711.PayloadPCMA (8), whatever number it has on the wire.
+func (s *Stream) Codec() uint8 { return s.law }
 
 // HasEvents reports whether the far end negotiated telephone-event (RFC
 // 4733), so key presses can be sent to it in RTP.
@@ -313,7 +334,7 @@ func (s *Stream) handlePacket(b []byte, src netip.AddrPort) {
 			s.deliver(ev)
 		}
 	case isAudio && rx.inband != nil:
-		pcm := g711.Decode(rx.pcm[:], p.Payload[:min(len(p.Payload), maxPCM)], s.pt)
+		pcm := g711.Decode(rx.pcm[:], p.Payload[:min(len(p.Payload), maxPCM)], s.law)
 		for len(pcm) > 0 {
 			n := min(len(pcm), FrameSamples)
 			if d, ok := rx.inband.Process(pcm[:n]); ok {
