@@ -25,7 +25,7 @@ func TestDynamicPayloadTypeCall(t *testing.T) {
 	}
 	defer media.Close()
 	port := media.LocalAddr().(*net.UDPAddr).Port
-	offer := strings.ReplaceAll(fmt.Sprintf(`v=0
+	offer := fmt.Sprintf(`v=0
 o=- 7 1 IN IP4 127.0.0.1
 s=-
 c=IN IP4 127.0.0.1
@@ -35,43 +35,16 @@ a=rtpmap:97 PCMA/8000
 a=rtpmap:101 telephone-event/8000
 a=fmtp:101 0-16
 a=sendrecv
-`, port), "\n", "\r\n")
-	raw := newRawSIP(t, g.SIP)
-	raw.send(fmt.Sprintf(`INVITE sip:support@%[1]s SIP/2.0
-Via: SIP/2.0/UDP %[2]s;branch=z9hG4bK-dyn1;rport
-Max-Forwards: 70
-From: <sip:dynamic@127.0.0.1>;tag=d1
-To: <sip:support@%[1]s>
-Call-ID: dynamic-pt-1
-CSeq: 1 INVITE
-Contact: <sip:dynamic@%[2]s>
-Content-Type: application/sdp
-Content-Length: %[3]d
-
-`, g.SIP, raw.local(), len(offer)) + strings.ReplaceAll(offer, "\r\n", "\n"))
-	ok, err := raw.wait(5*time.Second, "SIP/2.0 200")
+`, port)
+	d := newRawSIP(t, g.SIP).invite("dynamic-pt-1", "dynamic", offer)
+	ok, err := d.answered(5 * time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !regexp.MustCompile(`(?m)^m=audio \d+ RTP/AVP 97 101\r$`).MatchString(ok) || !strings.Contains(ok, "a=rtpmap:97 PCMA/8000\r\n") {
 		t.Fatalf("200 does not answer with PT 97 as PCMA:\n%s", ok)
 	}
-	var toTag string
-	for _, l := range strings.Split(ok, "\r\n") {
-		if strings.HasPrefix(strings.ToLower(l), "to:") {
-			toTag = l[3:]
-		}
-	}
-	raw.send(fmt.Sprintf(`ACK sip:support@%[1]s SIP/2.0
-Via: SIP/2.0/UDP %[2]s;branch=z9hG4bK-dyn1ack;rport
-Max-Forwards: 70
-From: <sip:dynamic@127.0.0.1>;tag=d1
-To:%[3]s
-Call-ID: dynamic-pt-1
-CSeq: 1 ACK
-Content-Length: 0
-
-`, g.SIP, raw.local(), toTag))
+	d.request("ACK", 1)
 
 	sig := promptSignature(t, promptSet(t), "en", "main_menu", g711.PayloadPCMA)
 	var audio []int16
@@ -92,17 +65,8 @@ Content-Length: 0
 		}
 		audio = append(audio, g711.Decode(make([]int16, len(p.Payload)), p.Payload, g711.PayloadPCMA)...)
 	}
-	raw.send(fmt.Sprintf(`BYE sip:support@%[1]s SIP/2.0
-Via: SIP/2.0/UDP %[2]s;branch=z9hG4bK-dyn1bye;rport
-Max-Forwards: 70
-From: <sip:dynamic@127.0.0.1>;tag=d1
-To:%[3]s
-Call-ID: dynamic-pt-1
-CSeq: 2 BYE
-Content-Length: 0
-
-`, g.SIP, raw.local(), toTag))
-	if _, err := raw.wait(5*time.Second, "SIP/2.0 200"); err != nil {
+	d.request("BYE", 2)
+	if _, err := d.r.wait(5*time.Second, "SIP/2.0 200"); err != nil {
 		t.Errorf("BYE: %v", err)
 	}
 }
