@@ -233,14 +233,20 @@ func fbCaller(ctx context.Context, t *testing.T, g *gw, from, display string) *t
 	return c
 }
 
-// fbAskForPerson waits for the main menu, then presses 0 (the person key)
-// as an RFC 4733 event.
-func fbAskForPerson(ctx context.Context, t *testing.T, c *testphone.Call, start time.Time) {
+// fbAtMenu waits until the caller has heard the main menu since start.
+func fbAtMenu(ctx context.Context, t *testing.T, c *testphone.Call, start time.Time) {
 	t.Helper()
 	sig := promptSignature(t, promptSet(t), "en", "main_menu", c.Media().Codec)
 	if err := waitPrompt(ctx, c, start, sig); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// fbAskForPerson waits for the main menu, then presses 0 (the person key)
+// as an RFC 4733 event.
+func fbAskForPerson(ctx context.Context, t *testing.T, c *testphone.Call, start time.Time) {
+	t.Helper()
+	fbAtMenu(ctx, t, c, start)
 	if err := c.SendDigit4733('0', 100*time.Millisecond); err != nil {
 		t.Fatalf("SendDigit4733('0') = %v", err)
 	}

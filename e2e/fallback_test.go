@@ -125,9 +125,7 @@ func TestFallbackBillingSkill(t *testing.T) {
 	start := time.Now()
 	c := fbCaller(ctx, t, g, "5550009", "")
 	pt := c.Media().Codec
-	if err := waitPrompt(ctx, c, start, promptSignature(t, set, "en", "main_menu", pt)); err != nil {
-		t.Fatal(err)
-	}
+	fbAtMenu(ctx, t, c, start)
 	for _, step := range []struct {
 		keys   string
 		prompt string
@@ -551,9 +549,7 @@ func TestFallbackLanguagePreference(t *testing.T) {
 			start := time.Now()
 			c := fbCaller(ctx, t, g, "5550301", "")
 			pt := c.Media().Codec
-			if err := waitPrompt(ctx, c, start, promptSignature(t, set, "en", "main_menu", pt)); err != nil {
-				t.Fatal(err)
-			}
+			fbAtMenu(ctx, t, c, start)
 			at := time.Now()
 			if err := c.SendDigit4733('9', 80*time.Millisecond); err != nil {
 				t.Fatal(err)
