@@ -221,9 +221,15 @@ func fbReady(t *testing.T, httpAddr string) int {
 // fbCaller dials the gateway's support number as caller number from.
 func fbCaller(ctx context.Context, t *testing.T, g *gw, from, display string) *testphone.Call {
 	t.Helper()
-	c, err := testphone.Dial(ctx, testphone.Config{Target: g.SIP, From: from, DisplayName: display, To: "support"})
+	return fbCallerConfig(ctx, t, testphone.Config{Target: g.SIP, From: from, DisplayName: display, To: "support"})
+}
+
+// fbCallerConfig dials as cfg says; the call is hung up at cleanup.
+func fbCallerConfig(ctx context.Context, t *testing.T, cfg testphone.Config) *testphone.Call {
+	t.Helper()
+	c, err := testphone.Dial(ctx, cfg)
 	if err != nil {
-		t.Fatalf("testphone.Dial(%s) = %v", from, err)
+		t.Fatalf("testphone.Dial(%s) = %v", cfg.From, err)
 	}
 	t.Cleanup(func() {
 		hctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

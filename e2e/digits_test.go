@@ -17,12 +17,20 @@ import (
 // agent phone without it as SIP INFO; a caller's RFC 4733 press is relayed
 // in RTP to the first and turned into INFO for the second; a press sent
 // both ways at once (a phone set to send both) arrives once; an agent's
-// INFO reaches the caller as RFC 4733.
+// INFO reaches the caller as RFC 4733, or as INFO when the caller's phone
+// has no telephone-event.
 func TestFallbackDigitsAcrossBridge(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		noEvents bool
-	}{{"agent-with-events", false}, {"agent-info-only", true}} {
+		name           string
+		noEvents       bool // the agent's phone has no telephone-event
+		callerNoEvents bool // nor has the caller's
+		presses        string
+		info, rtp      []bool
+	}{
+		{"agent-with-events", false, false, "539", []bool{true, false, true}, []bool{false, true, true}},
+		{"agent-info-only", true, false, "539", []bool{true, false, true}, []bool{false, true, true}},
+		{"caller-info-only", false, true, "5", []bool{true}, []bool{false}},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 			defer cancel()
@@ -30,8 +38,11 @@ func TestFallbackDigitsAcrossBridge(t *testing.T) {
 			a := agentStartConfig(t, agent.Config{Gateway: g.SIP, Ext: "1002", Password: "demo1002",
 				Mode: agent.AutoAnswer, Tone: 700, NoEvents: tc.noEvents})
 			start := time.Now()
-			c := fbCaller(ctx, t, g, "5550021", "")
-			fbAskForPerson(ctx, t, c, start)
+			c := fbCallerConfig(ctx, t, testphone.Config{Target: g.SIP, From: "5550021", To: "support", NoEvents: tc.callerNoEvents})
+			fbAtMenu(ctx, t, c, start)
+			if err := c.SendDigitINFO(ctx, '0'); err != nil {
+				t.Fatalf("caller SendDigitINFO('0') = %v", err)
+			}
 			ac := fbWaitCall(ctx, t, a)
 			fbWaitAnswered(ctx, t, ac, "agent")
 			if err := fbWaitTone(ctx, "caller", c.Audio, 700); err != nil {
@@ -39,25 +50,22 @@ func TestFallbackDigitsAcrossBridge(t *testing.T) {
 			}
 
 			// One press at a time, each waited for, as a person presses
-			// keys: 5 by INFO, 3 by RFC 4733, then 9 by both at once, as a
-			// phone set to send both does.
-			presses := []struct {
-				key       byte
-				info, rtp bool
-			}{{'5', true, false}, {'3', false, true}, {'9', true, true}}
+			// keys: by INFO, by RFC 4733, or by both at once, as a phone
+			// set to send both does.
 			var want string
-			for _, p := range presses {
-				if p.info {
-					if err := c.SendDigitINFO(ctx, p.key); err != nil {
-						t.Fatalf("caller SendDigitINFO(%q) = %v", p.key, err)
+			for i := range len(tc.presses) {
+				key := tc.presses[i]
+				if tc.info[i] {
+					if err := c.SendDigitINFO(ctx, key); err != nil {
+						t.Fatalf("caller SendDigitINFO(%q) = %v", key, err)
 					}
 				}
-				if p.rtp {
-					if err := c.SendDigit4733(p.key, 100*time.Millisecond); err != nil {
-						t.Fatalf("caller SendDigit4733(%q) = %v", p.key, err)
+				if tc.rtp[i] {
+					if err := c.SendDigit4733(key, 100*time.Millisecond); err != nil {
+						t.Fatalf("caller SendDigit4733(%q) = %v", key, err)
 					}
 				}
-				want += string(p.key)
+				want += string(key)
 				if err := poll(ctx, fmt.Sprintf("keys %q at the agent", want), func() bool {
 					return len(agentKeys(ac, tc.noEvents)) >= len(want)
 				}); err != nil {
@@ -81,7 +89,11 @@ func TestFallbackDigitsAcrossBridge(t *testing.T) {
 			if err := ac.SendDigitINFO(ctx, '7', 120*time.Millisecond); err != nil {
 				t.Fatalf("agent SendDigitINFO('7') = %v", err)
 			}
-			if err := waitCallerEvent(ctx, c, '7'); err != nil {
+			if tc.callerNoEvents {
+				if err := poll(ctx, "INFO 7 at the caller", func() bool { return infoKeys(c.Infos()) == "7" }); err != nil {
+					t.Fatalf("%v (got %q)", err, infoKeys(c.Infos()))
+				}
+			} else if err := waitCallerEvent(ctx, c, '7'); err != nil {
 				t.Fatal(err)
 			}
 			// Still one call: none of the presses reached the menu.
@@ -108,11 +120,11 @@ func agentEventKeys(ac *agent.AgentCall) string {
 	return string(keys)
 }
 
-// agentInfoKeys is the keys of the SIP INFO presses the agent received,
-// read from application/dtmf-relay bodies; another body type shows as "?".
-func agentInfoKeys(ac *agent.AgentCall) string {
+// infoKeys is the keys of SIP INFO key presses, read from
+// application/dtmf-relay bodies; another body type shows as "?".
+func infoKeys(infos []testphone.Info) string {
 	var keys []byte
-	for _, in := range ac.Infos() {
+	for _, in := range infos {
 		if in.ContentType != "application/dtmf-relay" {
 			keys = append(keys, '?')
 			continue
@@ -130,7 +142,11 @@ func agentInfoKeys(ac *agent.AgentCall) string {
 // telephone-event, else as RFC 4733 events.
 func agentKeys(ac *agent.AgentCall, info bool) string {
 	if info {
-		return agentInfoKeys(ac)
+		var infos []testphone.Info
+		for _, in := range ac.Infos() {
+			infos = append(infos, testphone.Info(in))
+		}
+		return infoKeys(infos)
 	}
 	return agentEventKeys(ac)
 }

@@ -306,7 +306,33 @@ func (c *Call) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	c.rec.setEventPT(m.EventPT, m.HasEvents)
 }
 
-// onOK answers OPTIONS and out-of-band INFO with 200.
+// onOK answers OPTIONS with 200.
 func (c *Call) onOK(req *sip.Request, tx sip.ServerTransaction) {
 	c.ep.respond(tx, sip.NewResponseFromRequest(req, 200, "OK", nil))
+}
+
+// Info is one SIP INFO the gateway sent in the call.
+type Info struct {
+	ContentType string
+	Body        string
+}
+
+// onInfo records an INFO (a key press the gateway passes on, for a phone
+// without telephone-event) and answers 200.
+func (c *Call) onInfo(req *sip.Request, tx sip.ServerTransaction) {
+	var ct string
+	if h := req.ContentType(); h != nil {
+		ct = h.Value()
+	}
+	c.mu.Lock()
+	c.infos = append(c.infos, Info{ContentType: ct, Body: string(req.Body())})
+	c.mu.Unlock()
+	c.onOK(req, tx)
+}
+
+// Infos returns the SIP INFO requests received, oldest first.
+func (c *Call) Infos() []Info {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Info(nil), c.infos...)
 }

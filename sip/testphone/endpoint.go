@@ -151,7 +151,7 @@ func newEndpoint(cfg Config, c *Call) (*endpoint, error) {
 	srv.OnBye(ep.guard(c.onBye))
 	srv.OnInvite(ep.guard(c.onInvite))
 	srv.OnAck(ep.guard(c.onAck))
-	srv.OnInfo(ep.guard(c.onOK))
+	srv.OnInfo(ep.guard(c.onInfo))
 	srv.OnOptions(ep.guard(c.onOK))
 	return ep, nil
 }

@@ -116,6 +116,7 @@ type Call struct {
 	local   localSDP
 	rtpConn *net.UDPConn
 	offered bool // we put an offer in a 200 and wait for the answer in the ACK
+	infos   []Info
 
 	tx  *sender
 	rec *recorder
