@@ -23,7 +23,7 @@ func TestFallbackDigitsAcrossBridge(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
 		noEvents       bool // the agent's phone has no telephone-event
-		callerNoEvents bool // nor has the caller's
+		callerNoEvents bool // the caller's phone has no telephone-event
 		presses        string
 		info, rtp      []bool
 	}{
