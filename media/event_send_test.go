@@ -243,15 +243,7 @@ func TestSendEventPaced(t *testing.T) {
 // A bridged stream relays the other leg's audio; an event sent on it
 // follows the relayed audio's timestamps and sequence numbers.
 func TestSendEventBridged(t *testing.T) {
-	pa, pb := listen(t), listen(t)
-	a := newStream(t, StreamConfig{Remote: addrOf(pa), PayloadType: g711.PayloadPCMU, EventPT: 101, HasEvents: true})
-	b := newStream(t, StreamConfig{Remote: addrOf(pb), PayloadType: g711.PayloadPCMA, EventPT: 96, HasEvents: true})
-	run(t, a)
-	run(t, b)
-	Bridge(a, b)
-
-	callerA := &sender{conn: pa, to: a.LocalAddr()}
-	callerA.pkt.Version, callerA.pkt.SSRC, callerA.pkt.SequenceNumber = 2, 0xAAAA, 1
+	_, b, callerA, pb := bridgedPair(t, StreamConfig{PayloadType: g711.PayloadPCMU, EventPT: 101, HasEvents: true}, StreamConfig{PayloadType: g711.PayloadPCMA, EventPT: 96, HasEvents: true})
 	frame := make([]byte, FrameSamples)
 	sent := 0
 	talk := func() {
@@ -491,19 +483,29 @@ func TestEventPacketsDoNotAllocate(t *testing.T) {
 	}
 }
 
+// bridgedPair bridges two running streams configured as ca and cb (their
+// Remote is set here) and returns B, a sender playing A's far end from the
+// address A sends to (so A latches onto it), and the socket B's packets
+// reach.
+func bridgedPair(t *testing.T, ca, cb StreamConfig) (a, b *Stream, callerA *sender, pb *net.UDPConn) {
+	t.Helper()
+	pa, pb := listen(t), listen(t)
+	ca.Remote, cb.Remote = addrOf(pa), addrOf(pb)
+	a, b = newStream(t, ca), newStream(t, cb)
+	run(t, a)
+	run(t, b)
+	Bridge(a, b)
+	callerA = &sender{conn: pa, to: a.LocalAddr()}
+	callerA.pkt.Version, callerA.pkt.SSRC, callerA.pkt.SequenceNumber = 2, 0xAAAA, 1
+	return a, b, callerA, pb
+}
+
 // TestSendEventHoldsOffRelayedEvents: while a stream sends its own event, a
 // telephone-event relayed from its bridge peer is dropped rather than
 // interleaved (one event at a time on a stream); once it has ended,
 // relayed events pass again.
 func TestSendEventHoldsOffRelayedEvents(t *testing.T) {
-	pa, pb := listen(t), listen(t)
-	a := newStream(t, StreamConfig{Remote: addrOf(pa), EventPT: 101, HasEvents: true})
-	b := newStream(t, StreamConfig{Remote: addrOf(pb), EventPT: 96, HasEvents: true})
-	run(t, a)
-	run(t, b)
-	Bridge(a, b)
-	callerA := &sender{conn: pa, to: a.LocalAddr()}
-	callerA.pkt.Version, callerA.pkt.SSRC, callerA.pkt.SequenceNumber = 2, 0xAAAA, 1
+	_, b, callerA, pb := bridgedPair(t, StreamConfig{EventPT: 101, HasEvents: true}, StreamConfig{EventPT: 96, HasEvents: true})
 	press := func(code uint8, ts uint32) {
 		for i, end := range []bool{false, false, true, true, true} {
 			pl := []byte{code, 10, 0, 160}
@@ -545,14 +547,7 @@ func TestSendEventHoldsOffRelayedEvents(t *testing.T) {
 // the relayed one's end, not the relayed one's (which would make the far
 // end take both for one press).
 func TestSendEventAfterRelayedEvent(t *testing.T) {
-	pa, pb := listen(t), listen(t)
-	a := newStream(t, StreamConfig{Remote: addrOf(pa), EventPT: 101, HasEvents: true})
-	b := newStream(t, StreamConfig{Remote: addrOf(pb), EventPT: 101, HasEvents: true})
-	run(t, a)
-	run(t, b)
-	Bridge(a, b)
-	callerA := &sender{conn: pa, to: a.LocalAddr()}
-	callerA.pkt.Version, callerA.pkt.SSRC, callerA.pkt.SequenceNumber = 2, 0xAAAA, 1
+	_, b, callerA, pb := bridgedPair(t, StreamConfig{EventPT: 101, HasEvents: true}, StreamConfig{EventPT: 101, HasEvents: true})
 	for i, end := range []bool{false, true, true, true} {
 		pl := []byte{3, 10, 0x03, 0x20} // 800 samples
 		if end {
