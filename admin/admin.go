@@ -39,9 +39,27 @@ type Pacing interface {
 	Stats() media.PacerStats
 }
 
+// Config is what the API reads and who may use it.
+type Config struct {
+	Agents Agents
+	Calls  Calls
+	Pacing Pacing      // optional
+	Drain  func() bool // optional: true once the gateway drains; /readyz is then 503
+	// Token, when set, is required as "Authorization: Bearer <Token>" on
+	// every path but those in Public. Without it, only requests naming a
+	// loopback Host are served (see CheckExposure for the listener).
+	Token  string
+	Public []string // paths readable without the token, e.g. /healthz, /readyz
+	Logger *slog.Logger
+}
+
 // Handler returns the HTTP API.
-func Handler(a Agents, calls Calls, pacing Pacing, log *slog.Logger) http.Handler {
-	h := &handler{agents: a, calls: calls, pacing: pacing, log: log}
+func Handler(cfg Config) http.Handler {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{agents: cfg.Agents, calls: cfg.Calls, pacing: cfg.Pacing, drain: cfg.Drain, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", h.ready)
@@ -49,13 +67,14 @@ func Handler(a Agents, calls Calls, pacing Pacing, log *slog.Logger) http.Handle
 	mux.HandleFunc("GET /agents", h.list)
 	mux.HandleFunc("POST /agents/{ext}/pause", h.pause)
 	mux.HandleFunc("POST /agents/{ext}/resume", h.resume)
-	return mux
+	return &guard{token: []byte(cfg.Token), public: cfg.Public, next: mux}
 }
 
 type handler struct {
 	agents Agents
 	calls  Calls
 	pacing Pacing
+	drain  func() bool
 	log    *slog.Logger
 }
 
@@ -63,9 +82,14 @@ func opCtx(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), 2*time.Second)
 }
 
-// ready is 200 only when the agents' store answers: without it callers still
-// get the menu, but nobody can be connected to a person.
+// ready is 200 only when the agents' store answers (without it callers still
+// get the menu, but nobody can be connected to a person) and the gateway is
+// not draining.
 func (h *handler) ready(w http.ResponseWriter, r *http.Request) {
+	if h.drain != nil && h.drain() {
+		http.Error(w, "not ready: draining, new calls are refused", http.StatusServiceUnavailable)
+		return
+	}
 	ctx, cancel := opCtx(r)
 	defer cancel()
 	if err := h.agents.Ping(ctx); err != nil {

@@ -190,6 +190,11 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 	if ended == "" {
 		ended = c.EndReason()
 	}
+	// The menu sees only that its call went away; say who ended it when it
+	// was not the caller (a drain's BYE, no RTP, an ACK that never came).
+	if sum.menu.Outcome == ivr.OutcomeCallerHangup && ended != "remote_bye" && ended != "cancel" {
+		sum.menu.Outcome = "ended:" + ended
+	}
 	return ended
 }
 

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ivrgw/ivrgw/admin"
 	"github.com/ivrgw/ivrgw/sip/registrar"
 )
 
@@ -34,8 +36,12 @@ type options struct {
 	ringTimeout  time.Duration
 	leaseTTL     time.Duration
 	logLevel     string
+	level        slog.Level
 	logFormat    string
 	gatewayID    string
+	drainTimeout time.Duration
+	adminToken   string
+	adminPublic  []string
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -45,7 +51,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.sip, "sip", "0.0.0.0:5060", "SIP listen address, UDP and TCP")
 	fs.StringVar(&o.rtpPorts, "rtp-ports", "10000-20000", "RTP port range MIN-MAX")
 	fs.StringVar(&o.publicIP, "public-ip", "", "address written into SDP and Contact (default: the -sip host, or this host's first non-loopback IPv4 when that is 0.0.0.0)")
-	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "HTTP listen address for /healthz, /readyz, /metrics and /agents")
+	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "HTTP listen address for /healthz, /readyz, /metrics and /agents; off loopback it needs -admin-token")
+	fs.StringVar(&o.adminToken, "admin-token", "", "bearer token for the HTTP API (required when -http is not on loopback); prefer IVRGW_ADMIN_TOKEN over the flag, which ps shows")
+	public := fs.String("admin-public", "/healthz,/readyz", "comma-separated HTTP paths readable without the token (add /metrics for a scraper without credentials)")
 	fs.StringVar(&o.menu, "menu", "configs/menu.yaml", "menu file; reloaded on change and on SIGHUP")
 	fs.StringVar(&o.prompts, "prompts", "", "directory of prompt WAVs that override the embedded set (<lang>/<name>.wav)")
 	fs.StringVar(&o.redis, "redis", "", "Redis URL for agents and queues (redis://host:port/0); empty runs an embedded in-process Redis")
@@ -57,6 +65,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.leaseTTL, "lease-ttl", 15*time.Second, "an agent's claim lease, renewed while the call lives; if a gateway dies its agents come back after this")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 5*time.Minute, "on SIGTERM/SIGINT, refuse new calls (503) and let live ones finish for up to this long before hanging them up; a second signal ends them at once")
 	fs.StringVar(&o.gatewayID, "gateway-id", "", "this instance's name in shared Redis state (default: hostname:sip-port)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: ivrgw [flags]\n       ivrgw validate MENU.yaml\n       ivrgw agent add -ext N -name NAME [-skills a,b]\n\nflags (each also read from IVRGW_<NAME>):\n")
@@ -93,6 +102,20 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.leaseTTL < 3*time.Second {
 		return nil, fmt.Errorf("-lease-ttl %v: want at least 3s (it is renewed every third of it)", o.leaseTTL)
+	}
+	if err := admin.CheckExposure(o.http, o.adminToken); err != nil {
+		return nil, fmt.Errorf("-http: %w", err)
+	}
+	for _, p := range strings.Split(*public, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			if !strings.HasPrefix(p, "/") {
+				return nil, fmt.Errorf("-admin-public %q: paths start with /", p)
+			}
+			o.adminPublic = append(o.adminPublic, p)
+		}
+	}
+	if err := o.level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", o.logLevel)
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, fmt.Errorf("-log-format %q: want text or json", o.logFormat)

@@ -52,9 +52,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(o, stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := serve(ctx, o, log); err != nil {
+	// The first SIGTERM or SIGINT drains (serve), the second ends the calls.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := serve(context.Background(), o, log, sigs); err != nil {
 		log.Error("gateway stopped", "err", err)
 		return 1
 	}
@@ -62,11 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func newLogger(o *options, w io.Writer) *slog.Logger {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(o.logLevel)); err != nil {
-		lvl = slog.LevelInfo
-	}
-	hopts := &slog.HandlerOptions{Level: lvl}
+	hopts := &slog.HandlerOptions{Level: o.level}
 	if o.logFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, hopts))
 	}
@@ -92,7 +90,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func serve(ctx context.Context, o *options, log *slog.Logger) error {
+func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Signal) error {
 	bind, public, err := o.addresses()
 	if err != nil {
 		return err
@@ -133,6 +131,14 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 		_, port, _ := net.SplitHostPort(o.sip)
 		gwID = host + ":" + port
 	}
+	// Bind the HTTP port before anything runs, so that "gateway started"
+	// means every socket is open, and a taken port is an error at start.
+	httpLn, err := net.Listen("tcp", o.http)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	defer httpLn.Close()
+
 	// The SIP server dials agents for the fallback, and the gateway answers
 	// the server's calls: gw is set before the server runs.
 	var gw *gateway.Gateway
@@ -173,9 +179,11 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	go reloadOnHUP(ctx, menus, log)
 	go store.RunSweeper(ctx, time.Second)
 
-	hs := &http.Server{Addr: o.http, Handler: admin.Handler(store, gw, pacer, log), ReadHeaderTimeout: 5 * time.Second}
+	api := admin.Handler(admin.Config{Agents: store, Calls: gw, Pacing: pacer, Drain: srv.Draining,
+		Token: o.adminToken, Public: o.adminPublic, Logger: log})
+	hs := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
-		if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := hs.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
@@ -188,14 +196,17 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 
 	select {
 	case <-ctx.Done():
+	case sig := <-sigs:
+		drain(srv, gw, o.drainTimeout, sigs, sig, log)
 	case err = <-errc:
 	case err = <-sipDone:
 		sipDone <- err // for the wait below
 	}
 	log.Info("gateway stopping", "active_calls", gw.ActiveCalls())
 	cancel()
-	// The SIP server hangs up the calls still up (BYE) and waits a few
-	// seconds for their handlers: let it finish before the process exits.
+	// The SIP server hangs up the calls still up (BYE, reason shutdown) and
+	// waits a few seconds for their handlers: let it finish before the
+	// process exits.
 	select {
 	case serr := <-sipDone:
 		if err == nil {
@@ -209,6 +220,35 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	_ = hs.Shutdown(sctx)
 	log.Info("gateway stopped", "active_calls", gw.ActiveCalls())
 	return err
+}
+
+// drain takes the gateway out of service and lets the live calls finish:
+// new INVITEs and OPTIONS get 503 with Retry-After, /readyz says 503, and
+// it returns when no call is left, after timeout, or at a second signal.
+// The caller then cancels the server, which hangs up whatever is left.
+func drain(srv *sip.Server, gw *gateway.Gateway, timeout time.Duration, sigs <-chan os.Signal, sig os.Signal, log *slog.Logger) {
+	srv.Drain()
+	log.Info("gateway draining", "signal", sig.String(), "active_calls", gw.ActiveCalls(),
+		"drain_timeout", timeout.String(), "hint", "send the signal again to end the calls now")
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if srv.Idle() && gw.ActiveCalls() == 0 {
+			log.Info("gateway drained: no calls left")
+			return
+		}
+		select {
+		case sig := <-sigs:
+			log.Warn("second signal: ending the calls now", "signal", sig.String(), "active_calls", gw.ActiveCalls())
+			return
+		case <-deadline.C:
+			log.Warn("drain timeout: ending the calls left", "active_calls", gw.ActiveCalls(), "drain_timeout", timeout.String())
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // openStore connects the agents' store to -redis, or to an embedded
