@@ -3,8 +3,9 @@
 // pause and resume. It holds no state of its own.
 //
 // admin imports no SIP, RTP or Redis library; it reads the agents' state
-// through the small Agents interface (routing.Store satisfies it) and the
-// pacer's figures through Pacing (media.Pacer).
+// through the small Agents interface (routing.Store satisfies it). It is the
+// only importer of the Prometheus client (metrics.go): other packages keep
+// plain counters, registered here by main.
 package admin
 
 import (
@@ -16,7 +17,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ivrgw/ivrgw/media"
 	"github.com/ivrgw/ivrgw/routing"
 )
 
@@ -34,17 +34,12 @@ type Calls interface {
 	TotalCalls() int64
 }
 
-// Pacing reports the RTP pacer's lateness since start (media.Pacer).
-type Pacing interface {
-	Stats() media.PacerStats
-}
-
 // Config is what the API reads and who may use it.
 type Config struct {
-	Agents Agents
-	Calls  Calls
-	Pacing Pacing      // optional
-	Drain  func() bool // optional: true once the gateway drains; /readyz is then 503
+	Agents  Agents
+	Calls   Calls
+	Metrics *Metrics    // served on /metrics; optional
+	Drain   func() bool // optional: true once the gateway drains; /readyz is then 503
 	// Token, when set, is required as "Authorization: Bearer <Token>" on
 	// every path but those in Public. Without it, only requests naming a
 	// loopback Host are served (see CheckExposure for the listener).
@@ -59,11 +54,13 @@ func Handler(cfg Config) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{agents: cfg.Agents, calls: cfg.Calls, pacing: cfg.Pacing, drain: cfg.Drain, log: log}
+	h := &handler{agents: cfg.Agents, calls: cfg.Calls, drain: cfg.Drain, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", h.ready)
-	mux.HandleFunc("GET /metrics", h.metrics)
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics.Handler())
+	}
 	mux.HandleFunc("GET /agents", h.list)
 	mux.HandleFunc("POST /agents/{ext}/pause", h.pause)
 	mux.HandleFunc("POST /agents/{ext}/resume", h.resume)
@@ -73,7 +70,6 @@ func Handler(cfg Config) http.Handler {
 type handler struct {
 	agents Agents
 	calls  Calls
-	pacing Pacing
 	drain  func() bool
 	log    *slog.Logger
 }
@@ -97,29 +93,6 @@ func (h *handler) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ready")
-}
-
-func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	fmt.Fprintf(w, "# TYPE ivrgw_calls_active gauge\nivrgw_calls_active %d\n", h.calls.ActiveCalls())
-	fmt.Fprintf(w, "# TYPE ivrgw_calls_total counter\nivrgw_calls_total %d\n", h.calls.TotalCalls())
-	ctx, cancel := opCtx(r)
-	defer cancel()
-	up := 1
-	if h.agents.Ping(ctx) != nil {
-		up = 0
-	}
-	fmt.Fprintf(w, "# TYPE ivrgw_agent_store_up gauge\nivrgw_agent_store_up %d\n", up)
-	if h.pacing != nil {
-		ps := h.pacing.Stats()
-		fmt.Fprintf(w, "# TYPE ivrgw_rtp_sent_total counter\nivrgw_rtp_sent_total %d\n", ps.Sent)
-		fmt.Fprintf(w, "# TYPE ivrgw_rtp_catchup_total counter\nivrgw_rtp_catchup_total %d\n", ps.CatchUp)
-		fmt.Fprintf(w, "# TYPE ivrgw_rtp_resync_total counter\nivrgw_rtp_resync_total %d\n", ps.Resyncs)
-		fmt.Fprintf(w, "# TYPE ivrgw_rtp_send_lateness_seconds summary\n")
-		fmt.Fprintf(w, "ivrgw_rtp_send_lateness_seconds{quantile=\"0.5\"} %g\n", ps.P50.Seconds())
-		fmt.Fprintf(w, "ivrgw_rtp_send_lateness_seconds{quantile=\"0.99\"} %g\n", ps.P99.Seconds())
-		fmt.Fprintf(w, "ivrgw_rtp_send_lateness_seconds{quantile=\"1\"} %g\n", ps.Max.Seconds())
-	}
 }
 
 type agentJSON struct {

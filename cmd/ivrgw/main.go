@@ -179,7 +179,12 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	go reloadOnHUP(ctx, menus, log)
 	go store.RunSweeper(ctx, time.Second)
 
-	api := admin.Handler(admin.Config{Agents: store, Calls: gw, Pacing: pacer, Drain: srv.Draining,
+	metrics := admin.NewMetrics()
+	registerMetrics(metrics, gw, pacer, ports)
+	probe := &admin.StoreProbe{}
+	probe.Register(metrics)
+	go probe.Run(ctx, store, 5*time.Second, log)
+	api := admin.Handler(admin.Config{Agents: store, Calls: gw, Metrics: metrics, Drain: srv.Draining,
 		Token: o.adminToken, Public: o.adminPublic, Logger: log})
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
