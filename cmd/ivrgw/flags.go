@@ -103,6 +103,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	if o.leaseTTL < 3*time.Second {
 		return nil, fmt.Errorf("-lease-ttl %v: want at least 3s (it is renewed every third of it)", o.leaseTTL)
 	}
+	if o.drainTimeout < 0 {
+		return nil, fmt.Errorf("-drain-timeout %v: want 0 (hang up at once) or more", o.drainTimeout)
+	}
 	if err := admin.CheckExposure(o.http, o.adminToken); err != nil {
 		return nil, fmt.Errorf("-http: %w", err)
 	}
