@@ -52,6 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(o, stderr)
+	routing.RouteLibraryLogs(log)
 	// The first SIGTERM or SIGINT drains (serve), the second ends the calls.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
