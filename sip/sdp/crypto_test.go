@@ -81,7 +81,7 @@ func TestNegotiateSRTP(t *testing.T) {
 		offer     []byte
 		local     Local
 		wantErr   error
-		wantSRTP  *SRTP  // nil: plain
+		wantSRTP  *SRTP // nil: plain
 		wantLines []string
 	}{
 		{name: "required, savp offer", offer: savpOffer("RTP/SAVP", good), local: withMode(SRTPRequired),
