@@ -96,7 +96,7 @@ func (c *Call) Caller() Party {
 // Callee returns the Request-URI user: the dialled number.
 func (c *Call) Callee() string { return c.invite.Recipient.User }
 
-// Transport returns "UDP" or "TCP".
+// Transport returns "UDP", "TCP" or "TLS".
 func (c *Call) Transport() string { return c.invite.Transport() }
 
 // Source returns the address the INVITE came from.
@@ -138,6 +138,13 @@ func (c *Call) EndReason() string {
 func (c *Call) Answer(ctx context.Context, local sdp.Local) (sdp.Media, error) {
 	var body []byte
 	var m sdp.Media
+	local, err := c.s.srtpLocal(local, c.TLS())
+	if err != nil {
+		if rerr := c.Reject(488, "Not Acceptable Here"); rerr != nil {
+			c.log.Debug("sip reject without tls", "error", rerr)
+		}
+		return sdp.Media{}, fmt.Errorf("answer call: %w", err)
+	}
 	offer, hasOffer := c.Offer()
 	if hasOffer {
 		var err error
@@ -281,7 +288,7 @@ func (c *Call) response(code int, reason string, body []byte) *sip.Response {
 	res.To().Params.Add("tag", c.localTag) // the same tag on every response (RFC 3261 §8.2.6.2)
 	res.AppendHeader(sip.NewHeader("Server", c.s.cfg.UserAgent))
 	if code >= 200 && code < 300 {
-		res.AppendHeader(sip.NewHeader("Contact", c.s.contact(c.Transport())))
+		res.AppendHeader(sip.NewHeader("Contact", c.s.contactFor(c.invite)))
 		res.AppendHeader(sip.NewHeader("Allow", c.s.allow()))
 	}
 	if body != nil {

@@ -55,6 +55,9 @@ func (s *Server) forgetDialog(c *Call) {
 
 // contact is our Contact for a transport: PublicIP and the listening port.
 func (s *Server) contact(transport string) string {
+	if strings.EqualFold(transport, transportTLS) {
+		return s.tlsContact(false)
+	}
 	if strings.EqualFold(transport, "TCP") {
 		return "<sip:" + netip.AddrPortFrom(s.cfg.PublicIP, s.TCPAddr().Port()).String() + ";transport=tcp>"
 	}
@@ -367,7 +370,7 @@ func (c *Call) request(method sip.RequestMethod, cseq uint32) *sip.Request {
 	switch {
 	case firstRoute != "":
 		req.SetDestination(firstRoute)
-	case strings.EqualFold(c.Transport(), "TCP"):
+	case strings.EqualFold(c.Transport(), "TCP"), c.TLS():
 		// Reuse the caller's connection (RFC 5923 style); its Contact is
 		// often not listening.
 		req.SetDestination(c.source.String())

@@ -11,6 +11,7 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/ivrgw/ivrgw/sip/sdp"
 )
 
 // Config configures a Server.
@@ -34,6 +37,11 @@ type Config struct {
 	Logger      *slog.Logger
 	UDPConn     net.PacketConn // optional pre-bound socket (tests); if nil, Listen is bound
 	TCPListener net.Listener   // optional pre-bound listener; if nil, Listen is bound
+	// SIP over TLS (tls.go): off unless TLSListen or TLSListener is set.
+	TLSListen   string       // host:port for TLS, e.g. "0.0.0.0:5061"
+	TLSConfig   *tls.Config  // certificate for TLSListen
+	TLSListener net.Listener // optional pre-bound TLS listener (tests)
+	SRTP        sdp.SRTPMode // SDES-SRTP policy for calls over TLS
 }
 
 // CallHandler runs in its own goroutine for the whole call; ctx is cancelled
@@ -50,7 +58,8 @@ type Server struct {
 	client *sipgo.Client
 	udp    net.PacketConn
 	tcp    net.Listener
-	parser *sip.Parser // for the malformed-datagram check only
+	tlsL   net.Listener // nil when TLS is off (tls.go)
+	parser *sip.Parser  // for the malformed-datagram check only
 
 	mu       sync.Mutex
 	dialogs  map[string]*Call // by dialogKey(callID, our tag, their tag)
@@ -107,6 +116,10 @@ func NewServer(cfg Config, h CallHandler) (*Server, error) {
 	}
 	s.badLog.every = time.Second
 	if err := s.bind(); err != nil {
+		return nil, err
+	}
+	if err := s.bindTLS(); err != nil {
+		s.closeSockets()
 		return nil, err
 	}
 	if !cfg.PublicIP.IsValid() {
@@ -200,6 +213,7 @@ func (s *Server) closeSockets() {
 	if s.tcp != nil {
 		s.tcp.Close()
 	}
+	s.closeTLS()
 }
 
 // Addr returns the bound UDP address.
@@ -265,10 +279,11 @@ func (s *Server) Run(ctx context.Context) error {
 	s.running = true
 	s.mu.Unlock()
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- s.srv.ServeUDP(s.udp) }()
 	go func() { errc <- s.srv.ServeTCP(s.tcp) }()
 	s.log.Info("sip listening", "udp", s.Addr().String(), "tcp", s.TCPAddr().String())
+	s.serveTLS(errc)
 
 	var err error
 	select {
