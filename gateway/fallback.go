@@ -311,8 +311,17 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 		log.Warn("mark agent on call failed", "err", err)
 	}
 	m := out.Media()
+	sec, err := srtpFor(m)
+	if err != nil {
+		log.Error("agent leg srtp setup failed", "err", err)
+		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer hcancel()
+		_ = out.Hangup(hctx)
+		release(routing.Failed)
+		return false, nil
+	}
 	agent := media.NewStream(media.StreamConfig{Conn: conn, Remote: m.Remote, PayloadType: m.PayloadType, Codec: m.Codec,
-		EventPT: m.EventPT, HasEvents: m.HasEvents, Logger: log})
+		EventPT: m.EventPT, HasEvents: m.HasEvents, Logger: log, SRTP: sec})
 	go func() { _ = agent.Run(legCtx) }()
 	leg.Stream.StopPlayback()
 	media.Bridge(leg.Stream, agent)

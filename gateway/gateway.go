@@ -124,11 +124,19 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 		return "not_answered"
 	}
 	sum.codec = codecName(m.Codec)
-	log.Info("call answered", "codec", sum.codec, "remote_rtp", m.Remote.String(), "event_pt", m.EventPT, "rtp_port", port)
+	log.Info("call answered", "codec", sum.codec, "remote_rtp", m.Remote.String(), "event_pt", m.EventPT, "rtp_port", port, "srtp", m.SRTP != nil)
+	sec, err := srtpFor(m)
+	if err != nil {
+		log.Error("srtp setup failed", "err", err)
+		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer hcancel()
+		_ = c.Hangup(hctx)
+		return "srtp_failed"
+	}
 
 	stream := media.NewStream(media.StreamConfig{
 		Conn: conn, Remote: m.Remote, PayloadType: m.PayloadType, Codec: m.Codec,
-		EventPT: m.EventPT, HasEvents: m.HasEvents, Inband: true, Logger: log,
+		EventPT: m.EventPT, HasEvents: m.HasEvents, Inband: true, Logger: log, SRTP: sec,
 	})
 	stream.SetSending(!m.Hold)
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ivrgw/ivrgw/admin"
 	"github.com/ivrgw/ivrgw/sip/registrar"
+	"github.com/ivrgw/ivrgw/sip/sdp"
 )
 
 // options are the operator's settings. Every one can be given as a flag or as
@@ -42,6 +43,9 @@ type options struct {
 	drainTimeout time.Duration
 	adminToken   string
 	adminPublic  []string
+	// SIP over TLS and SDES-SRTP (tls.go)
+	tlsListen, tlsCert, tlsKey string
+	srtp                       sdp.SRTPMode
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -67,6 +71,10 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 5*time.Minute, "on SIGTERM/SIGINT, refuse new calls (503) and let live ones finish for up to this long before hanging them up; a second signal ends them at once")
 	fs.StringVar(&o.gatewayID, "gateway-id", "", "this instance's name in shared Redis state (default: hostname:sip-port)")
+	fs.StringVar(&o.tlsListen, "tls-listen", "", "SIP over TLS listen address, e.g. 0.0.0.0:5061; empty: no TLS")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (chain) for -tls-listen")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for -tls-cert")
+	srtp := fs.String("srtp", "off", "SDES-SRTP on calls over TLS: off, optional (RTP/SAVP or plain RTP/AVP) or required (488 without it)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: ivrgw [flags]\n       ivrgw validate MENU.yaml\n       ivrgw agent add -ext N -name NAME [-skills a,b]\n\nflags (each also read from IVRGW_<NAME>):\n")
 		fs.PrintDefaults()
@@ -119,6 +127,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if err := o.level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", o.logLevel)
+	}
+	if err := o.checkTLS(*srtp); err != nil {
+		return nil, err
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, fmt.Errorf("-log-format %q: want text or json", o.logFormat)

@@ -143,7 +143,12 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	// The SIP server dials agents for the fallback, and the gateway answers
 	// the server's calls: gw is set before the server runs.
 	var gw *gateway.Gateway
-	srv, err := sip.NewServer(sip.Config{Listen: o.sip, PublicIP: public, UserAgent: "ivrgw", Logger: log},
+	tlsConf, err := o.tlsConfig()
+	if err != nil {
+		return err
+	}
+	srv, err := sip.NewServer(sip.Config{Listen: o.sip, PublicIP: public, UserAgent: "ivrgw", Logger: log,
+		TLSListen: o.tlsListen, TLSConfig: tlsConf, SRTP: o.srtp},
 		func(ctx context.Context, c *sip.Call) { gw.HandleCall(ctx, c) })
 	if err != nil {
 		return fmt.Errorf("sip: %w", err)
