@@ -40,7 +40,7 @@ type Config struct {
 	// SIP over TLS (tls.go): off unless TLSListen or TLSListener is set.
 	TLSListen   string       // host:port for TLS, e.g. "0.0.0.0:5061"
 	TLSConfig   *tls.Config  // certificate for TLSListen
-	TLSListener net.Listener // optional pre-bound TLS listener (tests)
+	TLSListener net.Listener // optional pre-bound TCP listener for TLS (tests); TLSConfig gives the certificate
 	SRTP        sdp.SRTPMode // SDES-SRTP policy for calls over TLS
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -26,32 +27,78 @@ var ErrSRTPNeedsTLS = errors.New("sip: srtp required but signalling is not tls")
 
 const transportTLS = "TLS"
 
-// bindTLS opens the TLS listener when TLS is configured.
+// tlsHandshakeTimeout bounds a TLS handshake: a client that connects and
+// says nothing would otherwise hold its connection and goroutine for ever.
+const tlsHandshakeTimeout = 10 * time.Second
+
+// bindTLS opens the TLS listener when TLS is configured: Config.TLSListener
+// (a plain TCP listener, for tests) or TLSListen, with the certificate of
+// TLSConfig.
 func (s *Server) bindTLS() error {
-	if s.cfg.TLSListener != nil {
-		s.tlsL = s.cfg.TLSListener
-		return nil
-	}
-	if s.cfg.TLSListen == "" {
+	if s.cfg.TLSListener == nil && s.cfg.TLSListen == "" {
 		return nil
 	}
 	if s.cfg.TLSConfig == nil || (len(s.cfg.TLSConfig.Certificates) == 0 && s.cfg.TLSConfig.GetCertificate == nil) {
-		return errors.New("sip: tls listen address given without a certificate")
+		return errors.New("sip: tls configured without a certificate")
 	}
 	conf := s.cfg.TLSConfig.Clone()
 	if conf.MinVersion < tls.VersionTLS12 {
 		conf.MinVersion = tls.VersionTLS12 // RFC 7525 §3.1.1; SIP phones all do 1.2
 	}
-	network := "tcp"
-	if ip, err := netip.ParseAddr(hostOf(s.cfg.TLSListen)); err == nil && ip.Is4() {
-		network = "tcp4" // sipgo matches sockets by exact address (FACTS.md)
+	l := s.cfg.TLSListener
+	if l == nil {
+		network := "tcp"
+		if ip, err := netip.ParseAddr(hostOf(s.cfg.TLSListen)); err == nil && ip.Is4() {
+			network = "tcp4" // sipgo matches sockets by exact address (FACTS.md)
+		}
+		var err error
+		if l, err = net.Listen(network, s.cfg.TLSListen); err != nil {
+			return fmt.Errorf("sip: bind tls %s: %w", s.cfg.TLSListen, err)
+		}
 	}
-	l, err := net.Listen(network, s.cfg.TLSListen)
-	if err != nil {
-		return fmt.Errorf("sip: bind tls %s: %w", s.cfg.TLSListen, err)
-	}
-	s.tlsL = tls.NewListener(l, conf)
+	s.tlsL = &tlsListener{Listener: l, conf: conf, wait: tlsHandshakeTimeout}
 	return nil
+}
+
+// tlsListener is tls.NewListener with a bounded handshake.
+type tlsListener struct {
+	net.Listener
+	conf *tls.Config
+	wait time.Duration // tests shorten it before Run
+}
+
+func (l *tlsListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &handshakeConn{Conn: tls.Server(c, l.conf), wait: l.wait}, nil
+}
+
+// handshakeConn runs the server handshake under a deadline on the first
+// Read (sipgo's reader, the only one), then clears the deadline: sipgo
+// sets none of its own on TCP and TLS connections.
+type handshakeConn struct {
+	*tls.Conn
+	wait time.Duration
+	done bool // owned by the reading goroutine
+}
+
+func (c *handshakeConn) Read(b []byte) (int, error) {
+	if !c.done {
+		c.done = true
+		if err := c.SetDeadline(time.Now().Add(c.wait)); err != nil {
+			return 0, err
+		}
+		if err := c.Handshake(); err != nil {
+			c.Close()
+			return 0, fmt.Errorf("sip: tls handshake with %s: %w", c.RemoteAddr(), err)
+		}
+		if err := c.SetDeadline(time.Time{}); err != nil {
+			return 0, err
+		}
+	}
+	return c.Conn.Read(b)
 }
 
 func hostOf(hostport string) string {

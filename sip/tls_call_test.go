@@ -57,16 +57,17 @@ func startTLSServer(t *testing.T, h CallHandler, mode sdp.SRTPMode) (*Server, *t
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl, err := tls.Listen("tcp4", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	tl, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s, err := NewServer(Config{PublicIP: netip.MustParseAddr("127.0.0.1"), UserAgent: "ivrgw-test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		UDPConn: udp, TCPListener: tcp, TLSListener: tl, SRTP: mode}, h)
+		UDPConn: udp, TCPListener: tcp, TLSListener: tl, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, SRTP: mode}, h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.drainWait = 300 * time.Millisecond
+	s.tlsL.(*tlsListener).wait = 300 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
@@ -212,4 +213,29 @@ func TestDialAgentTLS(t *testing.T) {
 			t.Errorf("DialAgent(udp) error = %v, want ErrBadDialRequest and ErrSRTPNeedsTLS", err)
 		}
 	})
+}
+
+// TestTLSHandshakeBounded: a client that connects to the TLS port and never
+// starts the handshake is disconnected (after the shortened handshake
+// timeout), and a real client still gets in afterwards.
+func TestTLSHandshakeBounded(t *testing.T) {
+	s, client := startTLSServer(t, nopHandler, sdp.SRTPOff)
+	c, err := net.Dial("tcp4", s.TLSAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := c.Read(make([]byte, 1))
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("silent connection still open after 5 s, want it closed after the handshake timeout")
+	}
+	if n != 0 || err == nil {
+		t.Fatalf("Read() on a silent connection = %d, %v, want 0 and EOF", n, err)
+	}
+	p := newTLSPhone(t, s, client)
+	d := p.newDialog("after")
+	p.sendTLS(d.request("OPTIONS", "", 1, ""))
+	p.expect(200, "OPTIONS after a stalled handshake")
 }
