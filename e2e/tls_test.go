@@ -68,12 +68,19 @@ func selfSigned(t *testing.T) (certFile, keyFile string, client *tls.Config) {
 // startTLSGateway runs a gateway that also serves SIP over TLS, with the
 // given SRTP policy; it returns the gateway, its TLS address and a client
 // config trusting it.
-func startTLSGateway(t *testing.T, srtp string) (*gw, string, *tls.Config) {
+func startTLSGateway(t *testing.T, srtp string, extra ...string) (*gw, string, *tls.Config) {
+	g, addr, client, _ := startTLSGatewayCert(t, srtp, extra...)
+	return g, addr, client
+}
+
+// startTLSGatewayCert is startTLSGateway that also returns the
+// certificate's PEM file, for peers that take a CA file.
+func startTLSGatewayCert(t *testing.T, srtp string, extra ...string) (*gw, string, *tls.Config, string) {
 	t.Helper()
 	cert, key, client := selfSigned(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	g := startGateway(t, "-tls-listen", addr, "-tls-cert", cert, "-tls-key", key, "-srtp", srtp)
-	return g, addr, client
+	g := startGateway(t, append([]string{"-tls-listen", addr, "-tls-cert", cert, "-tls-key", key, "-srtp", srtp}, extra...)...)
+	return g, addr, client, cert
 }
 
 // TestTLSSRTPCall calls the real gateway over SIP/TLS with SDES-SRTP

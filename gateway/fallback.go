@@ -325,7 +325,7 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	go func() { _ = agent.Run(legCtx) }()
 	leg.Stream.StopPlayback()
 	media.Bridge(leg.Stream, agent)
-	log.Info("caller bridged to agent", "agent_codec", codecName(m.Codec), "caller_codec", codecName(callerLaw))
+	log.Info("caller bridged to agent", "agent_codec", codecName(m.Codec), "caller_codec", codecName(callerLaw), "agent_srtp", sec != nil)
 	stopDigits := f.bridgeDigits(legCtx, leg, agent, out, log)
 
 	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
