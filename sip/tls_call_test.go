@@ -239,3 +239,76 @@ func TestTLSHandshakeBounded(t *testing.T) {
 	p.sendTLS(d.request("OPTIONS", "", 1, ""))
 	p.expect(200, "OPTIONS after a stalled handshake")
 }
+
+// TestTLSDelayedOfferAndReinvite: a delayed offer over TLS with SRTP
+// required gets our RTP/SAVP offer with a=crypto:1 and takes the key from
+// the ACK; a re-INVITE that keeps the key is answered 200 with our same
+// key, one that changes it (or drops SRTP) gets 488.
+func TestTLSDelayedOfferAndReinvite(t *testing.T) {
+	a := newAnswerer()
+	s, client := startTLSServer(t, a.handle, sdp.SRTPRequired)
+	p := newTLSPhone(t, s, client)
+	d := p.newDialog("late")
+	p.sendTLS(d.request("INVITE", "", d.cseq, ""))
+	ok := p.expect(200, "delayed-offer INVITE over TLS")
+	d.toTag = toTagRes(ok)
+	body := string(ok.Body())
+	if !strings.Contains(body, "m=audio 40000 RTP/SAVP 0 8 101\r\n") || !strings.Contains(body, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:") {
+		t.Fatalf("200 offer = %q, want RTP/SAVP with a=crypto:1", body)
+	}
+	answer := strings.Replace(savpOfferSDP, "a=crypto:3 ", "a=crypto:1 ", 1)
+	p.sendTLS(d.request("ACK", "", d.cseq, answer, "Content-Type: application/sdp"))
+	m := recvT(t, a.media, "answered media")
+	if m.SRTP == nil || string(m.SRTP.RemoteKey) != "0123456789abcdefghijklmnopqrst" {
+		t.Fatalf("Answer() SRTP = %+v, want the key of the ACK's answer", m.SRTP)
+	}
+	ourKey := base64.StdEncoding.EncodeToString(m.SRTP.LocalKey)
+
+	otherKey := strings.Replace(savpOfferSDP, "MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1ub3BxcnN0", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIz", 1)
+	for _, tt := range []struct {
+		name, offer string
+		want        int
+	}{
+		{"same key", savpOfferSDP, 200},
+		{"new key", otherKey, 488},
+		{"plain", offerSDP, 488},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := reinviteTLS(t, p, d, tt.offer)
+			if res.StatusCode != tt.want {
+				t.Fatalf("re-INVITE %s: status = %d, want %d", tt.name, res.StatusCode, tt.want)
+			}
+			if tt.want == 200 && !strings.Contains(string(res.Body()), "inline:"+ourKey) {
+				t.Errorf("re-INVITE answer = %q, want our key of the first answer", res.Body())
+			}
+		})
+	}
+}
+
+// reinviteTLS sends a re-INVITE and ACKs its final response. A 500 means
+// the previous re-INVITE's handling has not quite finished (RFC 3261
+// §14.2, Retry-After): it is sent again, a bounded number of times.
+func reinviteTLS(t *testing.T, p *tlsPhone, d *dlg, offer string) *sip.Response {
+	t.Helper()
+	for range 20 {
+		d.cseq++
+		p.sendTLS(d.request("INVITE", "", d.cseq, offer))
+		var res *sip.Response
+		for res == nil {
+			m := p.recv(5 * time.Second)
+			if m == nil {
+				t.Fatal("no final response to the re-INVITE")
+			}
+			if r, ok := m.(*sip.Response); ok && r.StatusCode >= 200 {
+				res = r
+			}
+		}
+		p.sendTLS(d.request("ACK", "", d.cseq, ""))
+		if res.StatusCode != 500 {
+			return res
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("re-INVITE refused with 500 twenty times")
+	return nil
+}
