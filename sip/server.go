@@ -34,6 +34,8 @@ type Config struct {
 	Logger      *slog.Logger
 	UDPConn     net.PacketConn // optional pre-bound socket (tests); if nil, Listen is bound
 	TCPListener net.Listener   // optional pre-bound listener; if nil, Listen is bound
+	Limits      Limits         // per-source rate limits and caps (ratelimit.go); zero fields take defaults
+	Allow       []netip.Prefix // sources that may place calls (INVITE); empty: any
 }
 
 // CallHandler runs in its own goroutine for the whole call; ctx is cancelled
@@ -51,6 +53,8 @@ type Server struct {
 	udp    net.PacketConn
 	tcp    net.Listener
 	parser *sip.Parser // for the malformed-datagram check only
+	guard  *guard      // rate limits, pending-call cap, allow-list (guard.go)
+	frames tcpFrames   // TCP streams that went bad after good requests (tcpframe.go)
 
 	mu       sync.Mutex
 	dialogs  map[string]*Call // by dialogKey(callID, our tag, their tag)
@@ -97,7 +101,8 @@ func NewServer(cfg Config, h CallHandler) (*Server, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		h:       h,
-		parser:  sip.NewParser(),
+		parser:  newParser(),
+		guard:   newGuard(cfg.Limits, cfg.Allow),
 		dialogs: make(map[string]*Call),
 		invites: make(map[string]*Call),
 		extra:   make(map[string]bool),
@@ -105,6 +110,7 @@ func NewServer(cfg Config, h CallHandler) (*Server, error) {
 		tcp:     cfg.TCPListener,
 	}
 	s.badLog.every = time.Second
+	s.frames.s, s.frames.max = s, maxTCPFrames
 	if err := s.bind(); err != nil {
 		return nil, err
 	}
@@ -117,6 +123,8 @@ func NewServer(cfg Config, h CallHandler) (*Server, error) {
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.UserAgent),
 		sipgo.WithUserAgentHostname(s.cfg.PublicIP.String()),
+		sipgo.WithUserAgentParser(newParser()),
+		sipgo.WithUserAgentDNSResolver(s.noDNS()),
 		sipgo.WithUserAgentTransportLayerOptions(
 			sip.WithTransportLayerLogger(sipgoLog),
 			sip.WithTransportLayerReadFilter(s.readFilter),
