@@ -9,7 +9,8 @@ import (
 )
 
 // RateLimit is a token bucket: Rate requests a second on average, Burst at
-// once. A zero Rate turns the limit off.
+// once. A negative Rate turns the limit off; the zero RateLimit takes the
+// default.
 type RateLimit struct {
 	Rate  float64
 	Burst int
