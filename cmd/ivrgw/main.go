@@ -136,7 +136,8 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	// The SIP server dials agents for the fallback, and the gateway answers
 	// the server's calls: gw is set before the server runs.
 	var gw *gateway.Gateway
-	srv, err := sip.NewServer(sip.Config{Listen: o.sip, PublicIP: public, UserAgent: "ivrgw", Logger: log},
+	srv, err := sip.NewServer(sip.Config{Listen: o.sip, PublicIP: public, UserAgent: "ivrgw", Logger: log,
+		Limits: o.sipLimits, Allow: o.sipAllow},
 		func(ctx context.Context, c *sip.Call) { gw.HandleCall(ctx, c) })
 	if err != nil {
 		return fmt.Errorf("sip: %w", err)
@@ -160,6 +161,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	reg := registrar.New(registrar.Config{
 		Realm: o.realm, Directory: gateway.Directory{Dir: dir},
 		Bindings: bindings, Logger: log, Algorithms: o.digestAlgs,
+		AccountLockout: o.lockout, AccountMaxLockout: o.maxLockout,
 	})
 	srv.Handle("REGISTER", reg.ServeRegister)
 
