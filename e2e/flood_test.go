@@ -151,7 +151,7 @@ func TestFloodOneSourceOthersAnswered(t *testing.T) {
 		t.Helper()
 		c, err := testphone.Dial(ctx, testphone.Config{Target: g.SIP, From: name, To: "support"})
 		if err != nil {
-			t.Fatalf("%s from 127.0.0.1 during the flood: Dial: %v (flooder got %v)", name, err, f.counts())
+			t.Fatalf("%s call from 127.0.0.1: Dial: %v (flooder got %v)", name, err, f.counts())
 		}
 		return c
 	}
