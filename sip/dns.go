@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -56,11 +57,40 @@ func ipDestination(host string, port int) (netip.AddrPort, bool) {
 func newParser() *sip.Parser {
 	m := make(map[string]sip.HeaderParser)
 	for k, v := range sip.DefaultHeadersParser() {
-		if k != "contact" && k != "m" {
+		switch k {
+		case "contact", "m":
+		case "from", "f", "to", "t":
+			m[k] = trimmedParams(v)
+		default:
 			m[k] = v
 		}
 	}
 	return sip.NewParser(sip.WithHeadersParsers(m))
+}
+
+// trimmedParams wraps sipgo's From/To parser: RFC 3261 §25.1 allows LWS
+// around the '=' of a parameter (EQUAL = SWS "=" SWS), which sipgo keeps in
+// the name, so "tag = x" (RFC 4475 §3.1.1.1 wsinv) would have no tag and
+// its transaction could not be matched.
+func trimmedParams(p sip.HeaderParser) sip.HeaderParser {
+	return func(name []byte, data string) (sip.Header, error) {
+		h, err := p(name, data)
+		if err != nil {
+			return h, err
+		}
+		var params sip.HeaderParams
+		switch v := h.(type) {
+		case *sip.FromHeader:
+			params = v.Params
+		case *sip.ToHeader:
+			params = v.Params
+		}
+		for i := range params {
+			params[i].K = strings.TrimSpace(params[i].K)
+			params[i].V = strings.TrimSpace(params[i].V)
+		}
+		return h, nil
+	}
 }
 
 // clipHost bounds a host name from the network before it is logged.
