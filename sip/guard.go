@@ -3,6 +3,7 @@ package sip
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +71,22 @@ func (s *Server) admit(req *sip.Request, tx sip.ServerTransaction) bool {
 		g.forbidden.Add(1)
 		s.badLog.log(s.log, "sip caller not in allow-list", "source", addr.String())
 		s.respond(req, tx, 403, "Forbidden")
+		return false
+	}
+	return true
+}
+
+// rawAnswerAllowed rate-limits the stateless 400s to unparsable datagrams
+// (malformed.go) in the bucket of their method, OPTIONS' for any other:
+// a flood of garbage must not be reflected at the rate it arrives.
+func (g *guard) rawAnswerAllowed(data []byte, src netip.Addr) bool {
+	method, _, _ := strings.Cut(string(data[:min(len(data), 32)]), " ")
+	c, ok := classOf(strings.ToUpper(method))
+	if !ok {
+		c = classOptions
+	}
+	if v, _ := g.rates.check(c, src.Unmap()); v != pass {
+		g.dropped[c].Add(1)
 		return false
 	}
 	return true

@@ -37,6 +37,9 @@ func (s *Server) readFilter(info sip.TransportReadProps, data []byte) ([]byte, e
 		return data, nil
 	}
 	src := addrPortOf(info.RemoteAddr)
+	if !s.guard.rawAnswerAllowed(data, src.Addr()) {
+		return nil, nil // a source over its rate limit gets no stateless answers either
+	}
 	res, dst, ok := s.rejectRaw(data, src)
 	if ok {
 		if _, werr := s.udp.WriteTo(res, net.UDPAddrFromAddrPort(dst)); werr != nil {

@@ -136,3 +136,20 @@ func TestNoDNS(t *testing.T) {
 		t.Errorf("Stats().NamesRefused = %d, want > 0", n)
 	}
 }
+
+// TestMalformedFloodRateLimited: stateless 400s to unparsable datagrams
+// are rate-limited like the method they claim to be.
+func TestMalformedFloodRateLimited(t *testing.T) {
+	s := startServer(t, func(ctx context.Context, c *Call) {}, withLimits(Limits{Invite: RateLimit{Rate: 1, Burst: 3}}))
+	p := newPhone(t, s, false)
+	for i := range 20 {
+		d := p.newDialog("bad")
+		// An unterminated quoted display name: sipgo's parser refuses it.
+		msg := replaceHeader(d.request("INVITE", "", i+1, ""), "From", "\"Alice <sip:alice@127.0.0.1>;tag=x")
+		p.send(msg)
+	}
+	codes, _ := drainResponses(p, 500*time.Millisecond, 40)
+	if codes[400] < 1 || codes[400] > 4 {
+		t.Errorf("20 malformed INVITEs at 1/s burst 3: %d answered 400, want 1..4", codes[400])
+	}
+}
