@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ivrgw/ivrgw/ivr"
+	"github.com/ivrgw/ivrgw/journey"
 	"github.com/ivrgw/ivrgw/media"
 	"github.com/ivrgw/ivrgw/media/dtmf"
 	"github.com/ivrgw/ivrgw/sip"
@@ -65,6 +66,7 @@ type channel struct {
 	menu   *ivr.Config
 	keys   <-chan byte
 	tap    *digitTap
+	tr     *tracker
 	ended  string // set by the session goroutine only
 }
 
@@ -86,6 +88,7 @@ func (ch *channel) clips(lang string, names []string) []*media.Clip {
 }
 
 func (ch *channel) Play(ctx context.Context, lang string, names []string) <-chan struct{} {
+	ch.note(names)
 	return ch.stream.Play(ch.clips(lang, names)...).Done()
 }
 
@@ -95,6 +98,9 @@ func (ch *channel) Transfer(ctx context.Context, t ivr.Transfer) error {
 	leg := &Leg{Call: ch.call, Stream: ch.stream, Menu: ch.menu, Log: ch.log, Keys: ch.keys, Play: ch.playWait,
 		Divert: ch.tap.divert,
 		Clips:  func(lang string, names ...string) []*media.Clip { return ch.clips(lang, names) }}
+	if ch.tr != nil {
+		ch.tr.step(journey.Step{Kind: journey.StepEscalate, Reason: t.Reason, Queue: t.Queue})
+	}
 	err := ch.g.cfg.Router.Connect(ctx, leg, t)
 	if err == nil {
 		ch.ended = "transferred"
@@ -111,7 +117,15 @@ func (ch *channel) Hangup(ctx context.Context) {
 	}
 }
 
+// note records prompts in the journey.
+func (ch *channel) note(names []string) {
+	if ch.tr != nil {
+		ch.tr.prompts(names)
+	}
+}
+
 func (ch *channel) playWait(ctx context.Context, lang string, names ...string) error {
+	ch.note(names)
 	pb := ch.stream.Play(ch.clips(lang, names)...)
 	select {
 	case <-pb.Done():

@@ -161,3 +161,45 @@ func (w *Writer) Err() error {
 	defer w.mu.Unlock()
 	return w.err
 }
+
+// Live is where one call in progress is now, for /calls and the supervisor
+// page.
+type Live struct {
+	CallID string    `json:"call_id"`
+	Caller string    `json:"caller"`
+	Since  time.Time `json:"since"`
+	State  string    `json:"state"` // menu, escalating, queued, ringing, with_agent
+	Menu   string    `json:"menu,omitempty"`
+	Queue  string    `json:"queue,omitempty"`
+	Agent  string    `json:"agent,omitempty"`
+	Keys   int       `json:"keys"`
+}
+
+// Live states.
+const (
+	LiveMenu       = "menu"
+	LiveEscalating = "escalating"
+	LiveQueued     = "queued"
+	LiveRinging    = "ringing"
+	LiveWithAgent  = "with_agent"
+)
+
+// Apply moves a live view along by one step.
+func (l *Live) Apply(s Step) {
+	switch s.Kind {
+	case StepMenu:
+		l.State, l.Menu = LiveMenu, s.Menu
+	case StepKey:
+		l.Keys++
+	case StepEscalate:
+		l.State, l.Queue = LiveEscalating, s.Queue
+	case StepQueued:
+		l.State, l.Queue = LiveQueued, s.Queue
+	case StepRinging:
+		l.State, l.Agent = LiveRinging, s.Agent
+	case StepAnswered:
+		l.State, l.Agent = LiveWithAgent, s.Agent
+	case StepNoAgent:
+		l.State, l.Agent = LiveMenu, ""
+	}
+}
