@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ivrgw/ivrgw/journey"
 	"github.com/ivrgw/ivrgw/routing"
 )
 
@@ -26,6 +27,11 @@ type Agents interface {
 	Pause(ctx context.Context, ext, reason string) error
 	Resume(ctx context.Context, ext string) error
 	Ping(ctx context.Context) error
+}
+
+// LiveCalls lists the calls in progress (gateway.Gateway).
+type LiveCalls interface {
+	Calls() []journey.Live
 }
 
 // Calls reports the gateway's call counters.
@@ -39,6 +45,7 @@ type Config struct {
 	Agents  Agents
 	Calls   Calls
 	Metrics *Metrics    // served on /metrics; optional
+	Live    LiveCalls   // served on /calls; optional
 	Drain   func() bool // optional: true once the gateway drains; /readyz is then 503
 	// Token, when set, is required as "Authorization: Bearer <Token>" on
 	// every path but those in Public. Without it, only requests naming a
@@ -60,6 +67,12 @@ func Handler(cfg Config) http.Handler {
 	mux.HandleFunc("GET /readyz", h.ready)
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics.Handler())
+	}
+	if cfg.Live != nil {
+		mux.HandleFunc("GET /calls", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(cfg.Live.Calls())
+		})
 	}
 	mux.HandleFunc("GET /agents", h.list)
 	mux.HandleFunc("POST /agents/{ext}/pause", h.pause)

@@ -71,10 +71,12 @@ func (v *funcVec) Collect(ch chan<- prometheus.Metric) {
 // StoreProbe pings the agents' store in the background and keeps the last
 // answer, so that scrapes report its health without touching it.
 type StoreProbe struct {
-	mu      sync.Mutex
-	up      bool
-	latency time.Duration
-	fails   uint64
+	mu         sync.Mutex
+	up         bool
+	latency    time.Duration
+	fails      uint64
+	states     map[string]int // agents by state, from the last good read
+	registered int
 }
 
 // Run pings every interval until ctx ends.
@@ -86,11 +88,31 @@ func (p *StoreProbe) Run(ctx context.Context, a Agents, every time.Duration, log
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := a.Ping(pctx)
 		cancel()
+		lat := time.Since(start)
+		var states map[string]int
+		registered := 0
+		if err == nil {
+			actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+			as, aerr := a.Agents(actx)
+			acancel()
+			if aerr == nil {
+				states = make(map[string]int)
+				for _, ag := range as {
+					states[string(ag.State)]++
+					if ag.Registered {
+						registered++
+					}
+				}
+			}
+		}
 		p.mu.Lock()
 		was := p.up
-		p.up, p.latency = err == nil, time.Since(start)
+		p.up, p.latency = err == nil, lat
 		if err != nil {
 			p.fails++
+		}
+		if states != nil {
+			p.states, p.registered = states, registered
 		}
 		p.mu.Unlock()
 		if was && err != nil && ctx.Err() == nil {
@@ -118,6 +140,20 @@ func (p *StoreProbe) Register(m *Metrics) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return p.latency.Seconds()
+	})
+	m.Vec("ivrgw_agents", "Agents by state (offline, available, ringing, on_call, wrap_up, paused), as last read from the agents' store in the background.", "state", prometheus.GaugeValue, func() map[string]float64 {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		out := make(map[string]float64, len(p.states))
+		for k, v := range p.states {
+			out[k] = float64(v)
+		}
+		return out
+	})
+	m.Gauge("ivrgw_agents_registered", "Agents with a live registration, as last read from the agents' store.", func() float64 {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return float64(p.registered)
 	})
 	m.Counter("ivrgw_agent_store_ping_failures_total", "Background pings of the agents' store that failed.", func() float64 {
 		p.mu.Lock()
