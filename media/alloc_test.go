@@ -61,6 +61,7 @@ func TestPerPacketPathsDoNotAllocate(t *testing.T) {
 	})
 	t.Run("send", func(t *testing.T) {
 		s := newStream(t, StreamConfig{Remote: addrOf(listen(t))})
+		heardFrom(t, s, s.Remote())
 		s.Play(testClip("a", 1000, 1))
 		if allocs := testing.AllocsPerRun(300, s.tick); allocs != 0 {
 			t.Errorf("send path allocs/packet = %v, want 0", allocs)
@@ -72,6 +73,7 @@ func TestPerPacketPathsDoNotAllocate(t *testing.T) {
 	t.Run("relay", func(t *testing.T) {
 		a, peer, audio, event := receiveFixture(t)
 		b := newStream(t, StreamConfig{Remote: addrOf(listen(t)), PayloadType: g711.PayloadPCMA, EventPT: 96, HasEvents: true})
+		heardFrom(t, b, b.Remote())
 		Bridge(a, b)
 		i := 0
 		allocs := testing.AllocsPerRun(300, func() {
