@@ -280,10 +280,9 @@ func (s *Stream) Remote() netip.AddrPort {
 
 // SetRemote points the stream at a new address (a re-INVITE moved the
 // media) and forgets the latched source, so the next valid packet latches
-// again, as at the start of the call: this is the signalling layer's way,
-// and with a NAT rebinding (see latch) the only way, of moving the latch.
-// Until a packet comes back, the new address gets at most the
-// UnlatchedSend budget of packets.
+// again, as at the start of the call: this is how signalling moves the
+// latch (see latch for the only other ways). Until a packet comes back, the
+// new address gets at most the UnlatchedSend budget of packets.
 func (s *Stream) SetRemote(ap netip.AddrPort) {
 	s.mu.Lock()
 	s.tx.remote, s.tx.signalled = ap, ap
@@ -417,8 +416,9 @@ func (s *Stream) handlePacket(b []byte, src netip.AddrPort) {
 //     relatchSeqWindow), once the latched source has been silent for
 //     relatchSilence. Its packets are dropped until then.
 //
-// Everything else is foreign. Before this rule five packets from any
-// address moved the latch and the attacker got the caller's audio.
+// Everything else is foreign (docs/media-security.md). Before this rule
+// three packets in a row from any address moved the latch, and whoever
+// sent them got the caller's audio and could press its keys.
 func (s *Stream) latch(src netip.AddrPort, p *rtp.Packet, now int64) bool {
 	rx := &s.rx
 	if s.resetLatch.Load() && s.resetLatch.Swap(false) {
