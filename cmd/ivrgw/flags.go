@@ -42,6 +42,8 @@ type options struct {
 	drainTimeout time.Duration
 	adminToken   string
 	adminPublic  []string
+
+	rtpQuarantine time.Duration // how long a released RTP port rests
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -50,6 +52,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.sip, "sip", "0.0.0.0:5060", "SIP listen address, UDP and TCP")
 	fs.StringVar(&o.rtpPorts, "rtp-ports", "10000-20000", "RTP port range MIN-MAX")
+	fs.DurationVar(&o.rtpQuarantine, "rtp-quarantine", 3*time.Second, "keep a released RTP port unused this long (late packets of an old call are dropped anyway: a stream takes RTP only from its latched source)")
 	fs.StringVar(&o.publicIP, "public-ip", "", "address written into SDP and Contact (default: the -sip host, or this host's first non-loopback IPv4 when that is 0.0.0.0)")
 	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "HTTP listen address for /healthz, /readyz, /metrics and /agents; off loopback it needs -admin-token")
 	fs.StringVar(&o.adminToken, "admin-token", "", "bearer token for the HTTP API (required when -http is not on loopback); prefer IVRGW_ADMIN_TOKEN over the flag, which ps shows")
@@ -96,6 +99,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.rtpMin, o.rtpMax, err = parsePortRange(o.rtpPorts); err != nil {
 		return nil, fmt.Errorf("-rtp-ports: %w", err)
+	}
+	if o.rtpQuarantine < 0 {
+		return nil, fmt.Errorf("-rtp-quarantine %v: want 0 or more", o.rtpQuarantine)
 	}
 	if _, _, err := net.SplitHostPort(o.sip); err != nil {
 		return nil, fmt.Errorf("-sip %q: %w", o.sip, err)

@@ -111,7 +111,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	if dir.Realm() != o.realm {
 		return fmt.Errorf("agents: %s was made for realm %q but -realm is %q (the stored HA1 hashes depend on it)", o.agents, dir.Realm(), o.realm)
 	}
-	ports, err := media.NewPortPool(o.rtpMin, o.rtpMax, 30*time.Second)
+	ports, err := media.NewPortPool(o.rtpMin, o.rtpMax, o.rtpQuarantine)
 	if err != nil {
 		return fmt.Errorf("rtp ports: %w", err)
 	}
