@@ -48,10 +48,15 @@ func (m *Metrics) Counter(name, help string, f func() float64) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
 }
 
-// Vec registers a family with one label, read from f at each scrape: one
-// series per key of f's map.
-func (m *Metrics) Vec(name, help, label string, kind prometheus.ValueType, f func() map[string]float64) {
-	m.reg.MustRegister(&funcVec{desc: prometheus.NewDesc(name, help, []string{label}, nil), kind: kind, f: f})
+// GaugeVec registers a gauge family with one label, read from f at each
+// scrape: one series per key of f's map.
+func (m *Metrics) GaugeVec(name, help, label string, f func() map[string]float64) {
+	m.reg.MustRegister(&funcVec{desc: prometheus.NewDesc(name, help, []string{label}, nil), kind: prometheus.GaugeValue, f: f})
+}
+
+// CounterVec is GaugeVec for counters: f's values must never go down.
+func (m *Metrics) CounterVec(name, help, label string, f func() map[string]float64) {
+	m.reg.MustRegister(&funcVec{desc: prometheus.NewDesc(name, help, []string{label}, nil), kind: prometheus.CounterValue, f: f})
 }
 
 type funcVec struct {
@@ -141,7 +146,7 @@ func (p *StoreProbe) Register(m *Metrics) {
 		defer p.mu.Unlock()
 		return p.latency.Seconds()
 	})
-	m.Vec("ivrgw_agents", "Agents by state (offline, available, ringing, on_call, wrap_up, paused), as last read from the agents' store in the background.", "state", prometheus.GaugeValue, func() map[string]float64 {
+	m.GaugeVec("ivrgw_agents", "Agents by state (offline, available, ringing, on_call, wrap_up, paused), as last read from the agents' store in the background.", "state", func() map[string]float64 {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		out := make(map[string]float64, len(p.states))

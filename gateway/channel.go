@@ -31,6 +31,16 @@ type Leg struct {
 	Play func(ctx context.Context, lang string, names ...string) error
 	// Clips resolves prompt names in lang, for playing without waiting.
 	Clips func(lang string, names ...string) []*media.Clip
+	// Note records a step of the caller's journey (queued, ringing,
+	// answered...); nil records nothing.
+	Note func(journey.Step)
+}
+
+// note records s in the journey, if the leg keeps one.
+func (l *Leg) note(s journey.Step) {
+	if l.Note != nil {
+		l.Note(s)
+	}
 }
 
 // Router is the seam to the human fallback: it connects a caller who asked
@@ -98,6 +108,9 @@ func (ch *channel) Transfer(ctx context.Context, t ivr.Transfer) error {
 	leg := &Leg{Call: ch.call, Stream: ch.stream, Menu: ch.menu, Log: ch.log, Keys: ch.keys, Play: ch.playWait,
 		Divert: ch.tap.divert,
 		Clips:  func(lang string, names ...string) []*media.Clip { return ch.clips(lang, names) }}
+	if ch.tr != nil {
+		leg.Note = ch.tr.step
+	}
 	if ch.tr != nil {
 		ch.tr.step(journey.Step{Kind: journey.StepEscalate, Reason: t.Reason, Queue: t.Queue})
 	}

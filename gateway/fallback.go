@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ivrgw/ivrgw/ivr"
+	"github.com/ivrgw/ivrgw/journey"
 	"github.com/ivrgw/ivrgw/media"
 	"github.com/ivrgw/ivrgw/media/dtmf"
 	"github.com/ivrgw/ivrgw/prompts"
@@ -117,6 +118,7 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 		return f.unavailable(ctx, leg, t, err)
 	}
 	queued := time.Now()
+	leg.note(journey.Step{Kind: journey.StepQueued, Queue: queue})
 	log.Info("caller queued", "position", pos, "priority", t.Priority)
 	defer func() {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -223,6 +225,7 @@ func skillFor(queue, defaultQueue string) string {
 
 // unavailable tells the caller honestly that no person can be reached.
 func (f *Fallback) unavailable(ctx context.Context, leg *Leg, t ivr.Transfer, cause error) error {
+	leg.note(journey.Step{Kind: journey.StepNoAgent, Reason: cause.Error()})
 	_ = leg.Play(ctx, t.Lang, "unavailable")
 	return fmt.Errorf("%w: %w", ErrNoHuman, cause)
 }
@@ -273,6 +276,7 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	defer cancel()
 	go f.renew(legCtx, claim, log)
 
+	leg.note(journey.Step{Kind: journey.StepRinging, Agent: claim.Ext, Queue: queue})
 	callerLaw := leg.Stream.Codec()
 	codecs := []uint8{callerLaw, 8 - callerLaw} // the caller's law first: no transcoding when the agent agrees
 	out, err := f.cfg.Dialer.DialAgent(legCtx, sip.DialRequest{
@@ -307,6 +311,7 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 		return false, nil
 	}
 	answered := time.Now()
+	leg.note(journey.Step{Kind: journey.StepAnswered, Agent: claim.Ext, Queue: queue})
 	if err := f.cfg.Pool.Answered(ctx, claim); err != nil {
 		log.Warn("mark agent on call failed", "err", err)
 	}
@@ -324,8 +329,10 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	select {
 	case <-ctx.Done(): // the caller hung up
 		_ = out.Hangup(hctx)
+		leg.note(journey.Step{Kind: journey.StepBridged, Agent: claim.Ext, By: "caller"})
 		log.Info("caller ended the bridged call")
 	case <-out.Done(): // the agent hung up; the gateway then says goodbye to the caller
+		leg.note(journey.Step{Kind: journey.StepBridged, Agent: claim.Ext, By: "agent"})
 		log.Info("agent ended the bridged call")
 	}
 	stopDigits()

@@ -216,10 +216,11 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 // finishJourney closes the call's record and hands it to the sinks.
 func (g *Gateway) finishJourney(tr *tracker, sum *summary, transport string) {
 	ended := sum.ended
-	j := tr.rec.Finish(ended, endedBy(ended), func(j *journey.Journey) {
+	j := tr.rec.Finish(ended, tr.endedBy(ended), func(j *journey.Journey) {
 		j.Gateway, j.Transport, j.Codec = g.cfg.GatewayID, transport, sum.codec
 		j.Path, j.Keys, j.Outcome = sum.menu.Path, sum.menu.Keys, sum.menu.Outcome
 		j.RTPIn, j.RTPOut = sum.rtp.PacketsIn, sum.rtp.PacketsOut
+		j.RTPLate, j.RTPForeign = sum.rtp.LateTicks, sum.rtp.ForeignDropped+sum.rtp.Garbage
 	})
 	if j != nil && g.cfg.Journeys != nil {
 		g.cfg.Journeys.Record(j)

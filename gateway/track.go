@@ -18,6 +18,7 @@ type tracker struct {
 
 	mu   sync.Mutex
 	live journey.Live
+	by   string // who ended the conversation with an agent, if there was one
 }
 
 func newTracker(callID, caller string, start time.Time) *tracker {
@@ -32,7 +33,21 @@ func (t *tracker) step(s journey.Step) {
 	t.rec.Add(s)
 	t.mu.Lock()
 	t.live.Apply(s)
+	if s.Kind == journey.StepBridged {
+		t.by = s.By
+	}
 	t.mu.Unlock()
+}
+
+// endedBy is who ended the call: the one who ended its conversation with
+// an agent, else what the reason says.
+func (t *tracker) endedBy(reason string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.by != "" {
+		return t.by
+	}
+	return endedBy(reason)
 }
 
 func (t *tracker) snapshot() journey.Live {

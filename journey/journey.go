@@ -20,18 +20,19 @@ import (
 
 // Step kinds, in the order a call usually meets them.
 const (
-	StepMenu     = "menu"     // entered a menu (Menu)
-	StepPrompt   = "prompt"   // a prompt started (Prompt)
-	StepKey      = "key"      // a key press reached the gateway (Key, Method)
-	StepOption   = "option"   // a key chose a menu option (Menu, Key)
-	StepInvalid  = "invalid"  // a key matched nothing (Menu, Key)
-	StepNoInput  = "no_input" // the menu timed out waiting (Menu)
-	StepEscalate = "escalate" // handed to the human fallback (Reason, Queue)
-	StepQueued   = "queued"   // waiting in a queue (Queue)
-	StepRinging  = "ringing"  // an agent's phone rings (Agent)
-	StepAnswered = "answered" // the agent answered: a person is on the line (Agent)
-	StepNoAgent  = "no_agent" // nobody could be reached (Reason)
-	StepEnd      = "end"      // the call ended (Reason, By)
+	StepMenu     = "menu"       // entered a menu (Menu)
+	StepPrompt   = "prompt"     // a prompt started (Prompt)
+	StepKey      = "key"        // a key press reached the gateway (Key, Method)
+	StepOption   = "option"     // a key chose a menu option (Menu, Key)
+	StepInvalid  = "invalid"    // a key matched nothing (Menu, Key)
+	StepNoInput  = "no_input"   // the menu timed out waiting (Menu)
+	StepEscalate = "escalate"   // handed to the human fallback (Reason, Queue)
+	StepQueued   = "queued"     // waiting in a queue (Queue)
+	StepRinging  = "ringing"    // an agent's phone rings (Agent)
+	StepAnswered = "answered"   // the agent answered: a person is on the line (Agent)
+	StepNoAgent  = "no_agent"   // nobody could be reached (Reason)
+	StepBridged  = "bridge_end" // the conversation with the agent ended (By: caller or agent)
+	StepEnd      = "end"        // the call ended (Reason, By)
 )
 
 // Step is one thing that happened, At after the call started.

@@ -41,6 +41,9 @@ type options struct {
 	gatewayID    string
 	drainTimeout time.Duration
 	adminToken   string
+	journeyFile  string
+	journeyLen   int64
+	maskKey      string
 	adminPublic  []string
 
 	rtpQuarantine time.Duration // how long a released RTP port rests
@@ -57,6 +60,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "HTTP listen address for /healthz, /readyz, /metrics and /agents; off loopback it needs -admin-token")
 	fs.StringVar(&o.adminToken, "admin-token", "", "bearer token for the HTTP API (required when -http is not on loopback); prefer IVRGW_ADMIN_TOKEN over the flag, which ps shows")
 	public := fs.String("admin-public", "/healthz,/readyz", "comma-separated HTTP paths readable without the token (add /metrics for a scraper without credentials)")
+	fs.StringVar(&o.journeyFile, "journey-file", "", "append each call's journey as a JSON line to this file (\"-\" for stdout); empty: none")
+	fs.Int64Var(&o.journeyLen, "journey-stream-len", 10000, "keep about this many recent journeys in the Redis stream ivr:{pool}:journeys; 0: none")
+	fs.StringVar(&o.maskKey, "mask-callers", "", "store callers' numbers in journeys as a keyed hash with this secret instead of in the clear (prefer IVRGW_MASK_CALLERS)")
 	fs.StringVar(&o.menu, "menu", "configs/menu.yaml", "menu file; reloaded on change and on SIGHUP")
 	fs.StringVar(&o.prompts, "prompts", "", "directory of prompt WAVs that override the embedded set (<lang>/<name>.wav)")
 	fs.StringVar(&o.redis, "redis", "", "Redis URL for agents and queues (redis://host:port/0); empty runs an embedded in-process Redis")
@@ -108,6 +114,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.leaseTTL < 3*time.Second {
 		return nil, fmt.Errorf("-lease-ttl %v: want at least 3s (it is renewed every third of it)", o.leaseTTL)
+	}
+	if o.journeyLen < 0 {
+		return nil, fmt.Errorf("-journey-stream-len %d: want 0 or more", o.journeyLen)
 	}
 	if o.drainTimeout < 0 {
 		return nil, fmt.Errorf("-drain-timeout %v: want 0 (hang up at once) or more", o.drainTimeout)

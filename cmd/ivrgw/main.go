@@ -23,6 +23,7 @@ import (
 	"github.com/ivrgw/ivrgw/agents"
 	"github.com/ivrgw/ivrgw/gateway"
 	"github.com/ivrgw/ivrgw/ivr"
+	"github.com/ivrgw/ivrgw/journey"
 	"github.com/ivrgw/ivrgw/media"
 	"github.com/ivrgw/ivrgw/prompts"
 	"github.com/ivrgw/ivrgw/routing"
@@ -152,10 +153,21 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 		Pool: store, Dialer: srv, Ports: ports, Prompts: set, BindIP: bind, PublicIP: public,
 		GatewayID: gwID, RingTimeout: o.ringTimeout, RenewEvery: o.leaseTTL / 3, Logger: log,
 	})
+	metrics := admin.NewMetrics()
+	sinks, closeSinks, err := journeySinks(o, store, metrics, log)
+	if err != nil {
+		return err
+	}
+	defer closeSinks()
+	mask := journey.Plain
+	if o.maskKey != "" {
+		mask = journey.Hashed(o.maskKey)
+	}
 	gw, err = gateway.New(gateway.Config{
 		PublicIP: public, BindIP: bind, Ports: ports, Pacer: pacer,
 		Menus: menus, Prompts: set, Router: fallback, Agents: store,
 		NoRTPTimeout: o.noRTPTimeout, Logger: log,
+		Journeys: sinks.sinks, MaskCaller: mask, GatewayID: gwID,
 	})
 	if err != nil {
 		return err
@@ -180,12 +192,14 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	go reloadOnHUP(ctx, menus, log)
 	go store.RunSweeper(ctx, time.Second)
 
-	metrics := admin.NewMetrics()
 	registerMetrics(metrics, gw, pacer, ports)
+	if sinks.stream != nil {
+		go sinks.stream.Run(ctx, log)
+	}
 	probe := &admin.StoreProbe{}
 	probe.Register(metrics)
 	go probe.Run(ctx, store, 5*time.Second, log)
-	api := admin.Handler(admin.Config{Agents: store, Calls: gw, Metrics: metrics, Drain: srv.Draining,
+	api := admin.Handler(admin.Config{Agents: store, Calls: gw, Metrics: metrics, Live: gw, Drain: srv.Draining,
 		Token: o.adminToken, Public: o.adminPublic, Logger: log})
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
