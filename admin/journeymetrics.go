@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"maps"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +27,33 @@ type JourneyMetrics struct {
 	rtpOut     prometheus.Counter
 	rtpLate    prometheus.Counter
 	rtpForeign prometheus.Counter
+
+	mu     sync.Mutex
+	byMenu map[string]map[string]int // the funnel again, for the supervisor page
+}
+
+// Funnel is the per-menu funnel since start: menu → event → count.
+func (m *JourneyMetrics) Funnel() map[string]map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]map[string]int, len(m.byMenu))
+	for k, v := range m.byMenu {
+		out[k] = maps.Clone(v)
+	}
+	return out
+}
+
+func (m *JourneyMetrics) count(menu, event string) {
+	m.funnel.WithLabelValues(menu, event).Inc()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.byMenu == nil {
+		m.byMenu = make(map[string]map[string]int)
+	}
+	if m.byMenu[menu] == nil {
+		m.byMenu[menu] = make(map[string]int)
+	}
+	m.byMenu[menu][event]++
 }
 
 // Funnel events per menu (label "event").
@@ -104,16 +133,16 @@ func (m *JourneyMetrics) Record(j *journey.Journey) {
 		switch s.Kind {
 		case journey.StepMenu:
 			menu = s.Menu
-			m.funnel.WithLabelValues(menu, FunnelEntered).Inc()
+			m.count(menu, FunnelEntered)
 		case journey.StepOption:
-			m.funnel.WithLabelValues(s.Menu, FunnelOption).Inc()
+			m.count(s.Menu, FunnelOption)
 		case journey.StepInvalid:
-			m.funnel.WithLabelValues(s.Menu, FunnelInvalid).Inc()
+			m.count(s.Menu, FunnelInvalid)
 		case journey.StepNoInput:
-			m.funnel.WithLabelValues(s.Menu, FunnelNoInput).Inc()
+			m.count(s.Menu, FunnelNoInput)
 		case journey.StepEscalate:
 			if menu != "" && !escalated {
-				m.funnel.WithLabelValues(menu, FunnelPerson).Inc()
+				m.count(menu, FunnelPerson)
 			}
 			escalated = true
 		case journey.StepKey:
@@ -121,6 +150,6 @@ func (m *JourneyMetrics) Record(j *journey.Journey) {
 		}
 	}
 	if menu != "" && !escalated && j.EndedBy == "caller" {
-		m.funnel.WithLabelValues(menu, FunnelHungUp).Inc()
+		m.count(menu, FunnelHungUp)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ivrgw/ivrgw/routing"
 )
 
 // Metrics is the gateway's Prometheus registry: the Go runtime and process
@@ -82,6 +84,14 @@ type StoreProbe struct {
 	fails      uint64
 	states     map[string]int // agents by state, from the last good read
 	registered int
+	agents     []routing.AgentState // the last good read, for the supervisor page
+}
+
+// Agents is the agents' state as last read (nil before the first read).
+func (p *StoreProbe) Agents() []routing.AgentState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.agents
 }
 
 // Run pings every interval until ctx ends.
@@ -95,10 +105,12 @@ func (p *StoreProbe) Run(ctx context.Context, a Agents, every time.Duration, log
 		cancel()
 		lat := time.Since(start)
 		var states map[string]int
+		var as []routing.AgentState
 		registered := 0
 		if err == nil {
 			actx, acancel := context.WithTimeout(ctx, 2*time.Second)
-			as, aerr := a.Agents(actx)
+			var aerr error
+			as, aerr = a.Agents(actx)
 			acancel()
 			if aerr == nil {
 				states = make(map[string]int)
@@ -117,7 +129,7 @@ func (p *StoreProbe) Run(ctx context.Context, a Agents, every time.Duration, log
 			p.fails++
 		}
 		if states != nil {
-			p.states, p.registered = states, registered
+			p.states, p.registered, p.agents = states, registered, as
 		}
 		p.mu.Unlock()
 		if was && err != nil && ctx.Err() == nil {

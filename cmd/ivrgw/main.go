@@ -198,10 +198,14 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	}
 	probe := &admin.StoreProbe{}
 	probe.Register(metrics)
-	go probe.Run(ctx, store, 5*time.Second, log)
+	go probe.Run(ctx, store, time.Second, log)
 	api := admin.Handler(admin.Config{Agents: store, Calls: gw, Metrics: metrics, Live: gw, Drain: srv.Draining,
-		Token: o.adminToken, Public: o.adminPublic, Logger: log})
-	hs := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second}
+		Supervisor: &admin.Supervisor{Live: gw, Agents: probe, Funnel: sinks.metrics},
+		Token:      o.adminToken, Public: o.adminPublic, Logger: log})
+	// Requests live under ctx: the supervisor's event streams end when the
+	// gateway stops instead of holding Shutdown up.
+	hs := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 	go func() {
 		if err := hs.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)

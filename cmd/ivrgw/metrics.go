@@ -47,12 +47,14 @@ func registerMetrics(m *admin.Metrics, gw *gateway.Gateway, pacer *media.Pacer, 
 // journeyOut is where journeys go: the metrics always, a JSON-lines file
 // and the Redis stream when configured.
 type journeyOut struct {
-	sinks  journey.Sinks
-	stream *routing.JourneyStream // nil when off; its writer must be run
+	sinks   journey.Sinks
+	metrics *admin.JourneyMetrics
+	stream  *routing.JourneyStream // nil when off; its writer must be run
 }
 
 func journeySinks(o *options, store *routing.Store, m *admin.Metrics, log *slog.Logger) (journeyOut, func(), error) {
-	out := journeyOut{sinks: journey.Sinks{admin.NewJourneyMetrics(m)}}
+	jm := admin.NewJourneyMetrics(m)
+	out := journeyOut{sinks: journey.Sinks{jm}, metrics: jm}
 	closer := func() {}
 	switch o.journeyFile {
 	case "":
