@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -63,7 +64,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.journeyFile, "journey-file", "", "append each call's journey as a JSON line to this file (\"-\" for stdout); empty: none")
 	fs.Int64Var(&o.journeyLen, "journey-stream-len", 10000, "keep about this many recent journeys in the Redis stream ivr:{pool}:journeys; 0: none")
 	fs.StringVar(&o.maskKey, "mask-callers", "", "store callers' numbers in journeys as a keyed hash with this secret instead of in the clear (prefer IVRGW_MASK_CALLERS)")
-	fs.StringVar(&o.menu, "menu", "configs/menu.yaml", "menu file; reloaded on change and on SIGHUP")
+	fs.StringVar(&o.menu, "menu", "configs/menu.yaml", "menu file; reloaded on change and on SIGHUP (a relative default is looked for in the working directory, then beside the binary)")
 	fs.StringVar(&o.prompts, "prompts", "", "directory of prompt WAVs that override the embedded set (<lang>/<name>.wav)")
 	fs.StringVar(&o.redis, "redis", "", "Redis URL for agents and queues (redis://host:port/0); empty runs an embedded in-process Redis")
 	fs.StringVar(&o.agents, "agents", "configs/agents.yaml", "agent directory file")
@@ -98,6 +99,17 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	// The shipped configs/ paths are relative: found from the working
+	// directory, else from the binary's own directory (an installed
+	// /opt/ivrgw/ivrgw next to /opt/ivrgw/configs), when not given.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for name, p := range map[string]*string{"menu": &o.menu, "agents": &o.agents} {
+		_, fromEnv := os.LookupEnv("IVRGW_" + strings.ToUpper(name))
+		if !given[name] && !fromEnv {
+			*p = besideBinary(*p)
+		}
 	}
 	var err error
 	if o.digestAlgs, err = registrar.CheckAlgorithms(strings.Split(*algs, ",")); err != nil {
@@ -139,6 +151,38 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-log-format %q: want text or json", o.logFormat)
 	}
 	return o, nil
+}
+
+// besideBinary returns rel if it exists from the working directory, else
+// the same path next to the running binary if that exists, else rel (the
+// error then names the path looked for).
+func besideBinary(rel string) string {
+	if filepath.IsAbs(rel) {
+		return rel
+	}
+	if _, err := os.Stat(rel); err == nil {
+		return rel
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return rel
+	}
+	return besideBinaryOf(rel, exe)
+}
+
+func besideBinaryOf(rel, exe string) string {
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	if p := filepath.Join(filepath.Dir(exe), rel); fileExists(p) {
+		return p
+	}
+	return rel
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func parsePortRange(s string) (int, int, error) {

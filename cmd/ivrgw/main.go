@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -103,10 +104,16 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	}
 	menus, err := ivr.NewReloader(o.menu, set, log)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("menu: %w (give -menu PATH, or run from the directory holding configs/)", err)
+		}
 		return fmt.Errorf("menu: %w", err)
 	}
 	dir, err := agents.Load(o.agents)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("agents: %w (give -agents PATH, or run from the directory holding configs/)", err)
+		}
 		return fmt.Errorf("agents: %w", err)
 	}
 	if dir.Realm() != o.realm {
@@ -189,10 +196,10 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	go pacer.Start(ctx)
 	go func() { sipDone <- srv.Run(ctx) }()
 	go menus.Watch(ctx, 2*time.Second)
-	go reloadOnHUP(ctx, menus, log)
+	go reloadOnHUP(ctx, menus)
 	go store.RunSweeper(ctx, time.Second)
 
-	registerMetrics(metrics, gw, pacer, ports)
+	registerMetrics(metrics, gw, pacer, ports, menus)
 	if sinks.stream != nil {
 		go sinks.stream.Run(ctx, log)
 	}
@@ -313,7 +320,7 @@ func loadPrompts(dir string) (*prompts.Set, error) {
 	return prompts.LoadDir(dir)
 }
 
-func reloadOnHUP(ctx context.Context, r *ivr.Reloader, log *slog.Logger) {
+func reloadOnHUP(ctx context.Context, r *ivr.Reloader) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -322,9 +329,7 @@ func reloadOnHUP(ctx context.Context, r *ivr.Reloader, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			if err := r.Reload(); err != nil {
-				log.Error("menu reload refused, previous menu stays in service", "err", err)
-			}
+			_ = r.Refresh("sighup") // logged by Refresh, as a file change is
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ivrgw/ivrgw/admin"
 	"github.com/ivrgw/ivrgw/gateway"
+	"github.com/ivrgw/ivrgw/ivr"
 	"github.com/ivrgw/ivrgw/journey"
 	"github.com/ivrgw/ivrgw/media"
 	"github.com/ivrgw/ivrgw/routing"
@@ -14,7 +15,11 @@ import (
 
 // registerMetrics exposes the figures the packages keep. Each is read at
 // scrape time from memory; none touches Redis.
-func registerMetrics(m *admin.Metrics, gw *gateway.Gateway, pacer *media.Pacer, ports *media.PortPool) {
+func registerMetrics(m *admin.Metrics, gw *gateway.Gateway, pacer *media.Pacer, ports *media.PortPool, menus *ivr.Reloader) {
+	m.CounterVec("ivrgw_menu_reloads_total", "Menu reloads (SIGHUP or a file change) by result: ok, or refused (the old menu stayed).", "result", func() map[string]float64 {
+		ok, failed := menus.Reloads()
+		return map[string]float64{"ok": float64(ok), "refused": float64(failed)}
+	})
 	m.Gauge("ivrgw_calls_active", "Calls in progress.", func() float64 { return float64(gw.ActiveCalls()) })
 	m.Counter("ivrgw_calls_total", "Calls handled since start.", func() float64 { return float64(gw.TotalCalls()) })
 	m.Counter("ivrgw_rtp_sent_total", "RTP pacer ticks served (packets sent, or skipped on hold).", func() float64 { return float64(pacer.Stats().Sent) })
