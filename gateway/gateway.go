@@ -16,7 +16,6 @@ import (
 	"github.com/ivrgw/ivrgw/prompts"
 	"github.com/ivrgw/ivrgw/sip"
 	"github.com/ivrgw/ivrgw/sip/sdp"
-	"golang.org/x/sync/errgroup"
 )
 
 // MenuSource gives the menu in service now. A call takes one snapshot at its
@@ -148,16 +147,16 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 
 	callCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	grp, gctx := errgroup.WithContext(callCtx)
+	grp, gctx := newGroup(callCtx, log)
 
 	g.cfg.Pacer.Add(stream)
 	defer g.cfg.Pacer.Remove(stream)
 
 	keys := make(chan byte, 32)
 	tap := &digitTap{}
-	grp.Go(func() error { return stream.Run(gctx) })
-	grp.Go(func() error { g.pumpDigits(gctx, c, stream, keys, tap, sum); return nil })
-	grp.Go(func() error { g.watchMedia(gctx, c, stream, m, cancel, log); return nil })
+	grp.Go("rtp", func() error { return stream.Run(gctx) })
+	grp.Go("digits", func() error { g.pumpDigits(gctx, c, stream, keys, tap, sum); return nil })
+	grp.Go("media watch", func() error { g.watchMedia(gctx, c, stream, m, cancel, log); return nil })
 
 	if handled {
 		// A feature code: say what changed, then hang up.
@@ -175,7 +174,7 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 	}
 
 	menu := g.cfg.Menus.Current()
-	ch := &channel{g: g, call: c, stream: stream, log: log, menu: menu, keys: keys, tap: tap, tr: sum.tr}
+	ch := &channel{g: g, call: c, stream: stream, log: log, menu: menu, keys: keys, tap: tap, tr: sum.tr, grp: grp}
 	sess := ivr.NewSession(menu, ch, log)
 	sess.Observe(sum.tr.menu)
 	ms := sess.Run(gctx, keys)
