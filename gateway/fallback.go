@@ -33,6 +33,7 @@ type AgentPool interface {
 	EstimatedWait(ctx context.Context, queue, skill string, position int) (time.Duration, error)
 	RecordHandleTime(ctx context.Context, queue string, d time.Duration) error
 	Subscribe(ctx context.Context) <-chan struct{}
+	SaveDialogs(ctx context.Context, c routing.Claim, data []byte) error
 }
 
 // AgentDialer places the second leg to an agent; *sip.Server implements it.
@@ -323,6 +324,7 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	leg.Stream.StopPlayback()
 	media.Bridge(leg.Stream, agent)
 	log.Info("caller bridged to agent", "agent_codec", codecName(m.Codec), "caller_codec", codecName(callerLaw))
+	f.saveDialogs(ctx, leg, out, claim, log)
 	stopDigits := f.bridgeDigits(legCtx, leg, agent, out, log)
 
 	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

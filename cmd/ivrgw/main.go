@@ -198,6 +198,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	go menus.Watch(ctx, 2*time.Second)
 	go reloadOnHUP(ctx, menus)
 	go store.RunSweeper(ctx, time.Second)
+	go gateway.ReapOrphans(ctx, store, srv, gwID, time.Second, log)
 
 	registerMetrics(metrics, gw, pacer, ports, menus)
 	if sinks.stream != nil {
