@@ -3,8 +3,9 @@
 // pause and resume. It holds no state of its own.
 //
 // admin imports no SIP, RTP or Redis library; it reads the agents' state
-// through the small Agents interface (routing.Store satisfies it) and the
-// pacer's figures through Pacing (media.Pacer).
+// through the small Agents interface (routing.Store satisfies it). It is the
+// only importer of the Prometheus client (metrics.go): other packages keep
+// plain counters, registered here by main.
 package admin
 
 import (
@@ -16,7 +17,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ivrgw/ivrgw/media"
+	"github.com/ivrgw/ivrgw/journey"
 	"github.com/ivrgw/ivrgw/routing"
 )
 
@@ -28,34 +29,73 @@ type Agents interface {
 	Ping(ctx context.Context) error
 }
 
+// LiveCalls lists the calls in progress (gateway.Gateway).
+type LiveCalls interface {
+	Calls() []journey.Live
+}
+
 // Calls reports the gateway's call counters.
 type Calls interface {
 	ActiveCalls() int64
 	TotalCalls() int64
 }
 
-// Pacing reports the RTP pacer's lateness since start (media.Pacer).
-type Pacing interface {
-	Stats() media.PacerStats
+// Config is what the API reads and who may use it.
+type Config struct {
+	Agents  Agents
+	Calls   Calls
+	Metrics *Metrics  // served on /metrics; optional
+	Live    LiveCalls // served on /calls; optional
+	// Supervisor feeds the live page (/supervisor, /events); nil: no page.
+	Supervisor *Supervisor
+	Drain      func() bool // optional: true once the gateway drains; /readyz is then 503
+	// Token, when set, is required as "Authorization: Bearer <Token>" on
+	// every path but those in Public. Without it, only requests naming a
+	// loopback Host are served (see CheckExposure for the listener).
+	Token  string
+	Public []string // paths readable without the token, e.g. /healthz, /readyz
+	Logger *slog.Logger
 }
 
 // Handler returns the HTTP API.
-func Handler(a Agents, calls Calls, pacing Pacing, log *slog.Logger) http.Handler {
-	h := &handler{agents: a, calls: calls, pacing: pacing, log: log}
+func Handler(cfg Config) http.Handler {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{agents: cfg.Agents, calls: cfg.Calls, drain: cfg.Drain, sv: cfg.Supervisor, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", h.ready)
-	mux.HandleFunc("GET /metrics", h.metrics)
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics.Handler())
+	}
+	if cfg.Supervisor != nil {
+		mux.HandleFunc("GET /supervisor", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+			w.Header().Set("X-Frame-Options", "DENY")
+			_, _ = w.Write(supervisorPage)
+		})
+		mux.HandleFunc("GET /events", h.events)
+	}
+	if cfg.Live != nil {
+		mux.HandleFunc("GET /calls", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(cfg.Live.Calls())
+		})
+	}
 	mux.HandleFunc("GET /agents", h.list)
 	mux.HandleFunc("POST /agents/{ext}/pause", h.pause)
 	mux.HandleFunc("POST /agents/{ext}/resume", h.resume)
-	return mux
+	return &guard{token: []byte(cfg.Token), public: cfg.Public, next: mux}
 }
 
 type handler struct {
 	agents Agents
 	calls  Calls
-	pacing Pacing
+	drain  func() bool
+	sv     *Supervisor
 	log    *slog.Logger
 }
 
@@ -63,9 +103,14 @@ func opCtx(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), 2*time.Second)
 }
 
-// ready is 200 only when the agents' store answers: without it callers still
-// get the menu, but nobody can be connected to a person.
+// ready is 200 only when the agents' store answers (without it callers still
+// get the menu, but nobody can be connected to a person) and the gateway is
+// not draining.
 func (h *handler) ready(w http.ResponseWriter, r *http.Request) {
+	if h.drain != nil && h.drain() {
+		http.Error(w, "not ready: draining, new calls are refused", http.StatusServiceUnavailable)
+		return
+	}
 	ctx, cancel := opCtx(r)
 	defer cancel()
 	if err := h.agents.Ping(ctx); err != nil {
@@ -73,29 +118,6 @@ func (h *handler) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ready")
-}
-
-func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	fmt.Fprintf(w, "# TYPE ivrgw_calls_active gauge\nivrgw_calls_active %d\n", h.calls.ActiveCalls())
-	fmt.Fprintf(w, "# TYPE ivrgw_calls_total counter\nivrgw_calls_total %d\n", h.calls.TotalCalls())
-	ctx, cancel := opCtx(r)
-	defer cancel()
-	up := 1
-	if h.agents.Ping(ctx) != nil {
-		up = 0
-	}
-	fmt.Fprintf(w, "# TYPE ivrgw_agent_store_up gauge\nivrgw_agent_store_up %d\n", up)
-	if h.pacing != nil {
-		ps := h.pacing.Stats()
-		fmt.Fprintf(w, "# TYPE ivrgw_rtp_sent_total counter\nivrgw_rtp_sent_total %d\n", ps.Sent)
-		fmt.Fprintf(w, "# TYPE ivrgw_rtp_catchup_total counter\nivrgw_rtp_catchup_total %d\n", ps.CatchUp)
-		fmt.Fprintf(w, "# TYPE ivrgw_rtp_resync_total counter\nivrgw_rtp_resync_total %d\n", ps.Resyncs)
-		fmt.Fprintf(w, "# TYPE ivrgw_rtp_send_lateness_seconds summary\n")
-		fmt.Fprintf(w, "ivrgw_rtp_send_lateness_seconds{quantile=\"0.5\"} %g\n", ps.P50.Seconds())
-		fmt.Fprintf(w, "ivrgw_rtp_send_lateness_seconds{quantile=\"0.99\"} %g\n", ps.P99.Seconds())
-		fmt.Fprintf(w, "ivrgw_rtp_send_lateness_seconds{quantile=\"1\"} %g\n", ps.Max.Seconds())
-	}
 }
 
 type agentJSON struct {
@@ -110,6 +132,11 @@ type agentJSON struct {
 	IdleSince  time.Time `json:"idle_since,omitzero"`
 }
 
+func toJSON(a routing.AgentState) agentJSON {
+	return agentJSON{Ext: a.Ext, State: string(a.State), Reason: a.Reason, Skills: a.Skills,
+		Registered: a.Registered, CallID: a.CallID, Gateway: a.GatewayID, Misses: a.Misses, IdleSince: a.IdleSince}
+}
+
 func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := opCtx(r)
 	defer cancel()
@@ -120,8 +147,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]agentJSON, 0, len(as))
 	for _, a := range as {
-		out = append(out, agentJSON{Ext: a.Ext, State: string(a.State), Reason: a.Reason, Skills: a.Skills,
-			Registered: a.Registered, CallID: a.CallID, Gateway: a.GatewayID, Misses: a.Misses, IdleSince: a.IdleSince})
+		out = append(out, toJSON(a))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)

@@ -181,7 +181,8 @@ func (c *Call) Answer(ctx context.Context, local sdp.Local) (sdp.Media, error) {
 	c.state, c.media = stateConfirmed, m
 	c.mu.Unlock()
 	c.releasePending()
-	c.log.Info("sip call answered", "codec", m.Codec, "remote_rtp", m.Remote.String(), "transport", c.Transport())
+	// Debug: the gateway logs the answer once, at info, with more to say.
+	c.log.Debug("sip call answered", "codec", m.Codec, "remote_rtp", m.Remote.String(), "transport", c.Transport())
 	return m, nil
 }
 

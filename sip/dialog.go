@@ -80,9 +80,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		old.absorb(tx)
 		return
 	}
-	if s.shutdown {
+	if s.shutdown || s.draining.Load() {
 		s.mu.Unlock()
-		s.respond(req, tx, 503, "Service Unavailable")
+		s.unavailable(req, tx) // a retransmission of a live call's INVITE was absorbed above
 		return
 	}
 	src, _ := netip.ParseAddrPort(req.Source())

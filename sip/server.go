@@ -62,6 +62,7 @@ type Server struct {
 	extra    map[string]bool  // methods registered with Handle
 	running  bool
 	shutdown bool
+	draining atomic.Bool // Drain: new calls refused, live ones go on
 
 	ackWait   time.Duration // tests shorten the 64*T1 wait for an ACK
 	drainWait time.Duration // tests shorten drainTimeout
@@ -259,9 +260,10 @@ func (s *Server) allow() string {
 	return strings.Join(m, ", ")
 }
 
-// Run serves UDP and TCP until ctx ends, then hangs up every call (reason
-// "shutdown"), waits for the handlers up to drainTimeout and closes the
-// sockets.
+// Run serves UDP and TCP until ctx ends, then hangs up every call still up
+// (reason "shutdown"), waits for the handlers up to drainTimeout and closes
+// the sockets. A graceful stop calls Drain first and cancels ctx once Idle
+// or out of patience.
 func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	if s.running {

@@ -129,6 +129,9 @@ func (s *Server) onNoRoute(req *sip.Request, tx sip.ServerTransaction) {
 // onOptions answers OPTIONS with our capabilities (RFC 3261 §11.2).
 // Max-Forwards 0 needs nothing special at a UAS (RFC 3261 §8.2, RFC 4475 §3.3.11).
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if toTag(req) == "" && s.refuseDraining(req, tx) {
+		return // out of dialog: a keep-alive probe, told to go elsewhere
+	}
 	s.respond(req, tx, 200, "OK",
 		sip.NewHeader("Allow", s.allow()),
 		sip.NewHeader("Accept", "application/sdp"))

@@ -4,13 +4,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ivrgw/ivrgw/admin"
 	"github.com/ivrgw/ivrgw/sip"
 	"github.com/ivrgw/ivrgw/sip/registrar"
 )
@@ -35,12 +38,21 @@ type options struct {
 	ringTimeout  time.Duration
 	leaseTTL     time.Duration
 	logLevel     string
+	level        slog.Level
 	logFormat    string
 	gatewayID    string
 	sipLimits    sip.Limits
 	sipAllow     []netip.Prefix
 	lockout      time.Duration
 	maxLockout   time.Duration
+	drainTimeout time.Duration
+	adminToken   string
+	journeyFile  string
+	journeyLen   int64
+	maskKey      string
+	adminPublic  []string
+
+	rtpQuarantine time.Duration // how long a released RTP port rests
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -49,9 +61,15 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.sip, "sip", "0.0.0.0:5060", "SIP listen address, UDP and TCP")
 	fs.StringVar(&o.rtpPorts, "rtp-ports", "10000-20000", "RTP port range MIN-MAX")
+	fs.DurationVar(&o.rtpQuarantine, "rtp-quarantine", 3*time.Second, "keep a released RTP port unused this long (late packets of an old call are dropped anyway: a stream takes RTP only from its latched source)")
 	fs.StringVar(&o.publicIP, "public-ip", "", "address written into SDP and Contact (default: the -sip host, or this host's first non-loopback IPv4 when that is 0.0.0.0)")
-	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "HTTP listen address for /healthz, /readyz, /metrics and /agents")
-	fs.StringVar(&o.menu, "menu", "configs/menu.yaml", "menu file; reloaded on change and on SIGHUP")
+	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "HTTP listen address for /healthz, /readyz, /metrics and /agents; off loopback it needs -admin-token")
+	fs.StringVar(&o.adminToken, "admin-token", "", "bearer token for the HTTP API (required when -http is not on loopback); prefer IVRGW_ADMIN_TOKEN over the flag, which ps shows")
+	public := fs.String("admin-public", "/healthz,/readyz", "comma-separated HTTP paths readable without the token (add /metrics for a scraper without credentials)")
+	fs.StringVar(&o.journeyFile, "journey-file", "", "append each call's journey as a JSON line to this file (\"-\" for stdout); empty: none")
+	fs.Int64Var(&o.journeyLen, "journey-stream-len", 10000, "keep about this many recent journeys in the Redis stream ivr:{pool}:journeys; 0: none")
+	fs.StringVar(&o.maskKey, "mask-callers", "", "store callers' numbers in journeys as a keyed hash with this secret instead of in the clear (prefer IVRGW_MASK_CALLERS)")
+	fs.StringVar(&o.menu, "menu", "configs/menu.yaml", "menu file; reloaded on change and on SIGHUP (a relative default is looked for in the working directory, then beside the binary)")
 	fs.StringVar(&o.prompts, "prompts", "", "directory of prompt WAVs that override the embedded set (<lang>/<name>.wav)")
 	fs.StringVar(&o.redis, "redis", "", "Redis URL for agents and queues (redis://host:port/0); empty runs an embedded in-process Redis")
 	fs.StringVar(&o.agents, "agents", "configs/agents.yaml", "agent directory file")
@@ -62,6 +80,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.leaseTTL, "lease-ttl", 15*time.Second, "an agent's claim lease, renewed while the call lives; if a gateway dies its agents come back after this")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 5*time.Minute, "on SIGTERM/SIGINT, refuse new calls (503) and let live ones finish for up to this long before hanging them up; a second signal ends them at once")
 	fs.StringVar(&o.gatewayID, "gateway-id", "", "this instance's name in shared Redis state (default: hostname:sip-port)")
 	def := sip.DefaultLimits()
 	limInvite := fs.String("sip-limit-invite", rateString(def.Invite), "INVITEs per second per source IP, RATE/BURST, or off; over it 503 + Retry-After, far over it dropped")
@@ -95,12 +114,26 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// The shipped configs/ paths are relative: found from the working
+	// directory, else from the binary's own directory (an installed
+	// /opt/ivrgw/ivrgw next to /opt/ivrgw/configs), when not given.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for name, p := range map[string]*string{"menu": &o.menu, "agents": &o.agents} {
+		_, fromEnv := os.LookupEnv("IVRGW_" + strings.ToUpper(name))
+		if !given[name] && !fromEnv {
+			*p = besideBinary(*p)
+		}
+	}
 	var err error
 	if o.digestAlgs, err = registrar.CheckAlgorithms(strings.Split(*algs, ",")); err != nil {
 		return nil, fmt.Errorf("-digest-algorithms: %w", err)
 	}
 	if o.rtpMin, o.rtpMax, err = parsePortRange(o.rtpPorts); err != nil {
 		return nil, fmt.Errorf("-rtp-ports: %w", err)
+	}
+	if o.rtpQuarantine < 0 {
+		return nil, fmt.Errorf("-rtp-quarantine %v: want 0 or more", o.rtpQuarantine)
 	}
 	if _, _, err := net.SplitHostPort(o.sip); err != nil {
 		return nil, fmt.Errorf("-sip %q: %w", o.sip, err)
@@ -132,10 +165,62 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	if o.lockout <= 0 || o.maxLockout < o.lockout {
 		return nil, fmt.Errorf("-register-lockout %v, -register-max-lockout %v: want 0 < lockout <= max", o.lockout, o.maxLockout)
 	}
+	if o.journeyLen < 0 {
+		return nil, fmt.Errorf("-journey-stream-len %d: want 0 or more", o.journeyLen)
+	}
+	if o.drainTimeout < 0 {
+		return nil, fmt.Errorf("-drain-timeout %v: want 0 (hang up at once) or more", o.drainTimeout)
+	}
+	if err := admin.CheckExposure(o.http, o.adminToken); err != nil {
+		return nil, fmt.Errorf("-http: %w", err)
+	}
+	for _, p := range strings.Split(*public, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			if !strings.HasPrefix(p, "/") {
+				return nil, fmt.Errorf("-admin-public %q: paths start with /", p)
+			}
+			o.adminPublic = append(o.adminPublic, p)
+		}
+	}
+	if err := o.level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", o.logLevel)
+	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, fmt.Errorf("-log-format %q: want text or json", o.logFormat)
 	}
 	return o, nil
+}
+
+// besideBinary returns rel if it exists from the working directory, else
+// the same path next to the running binary if that exists, else rel (the
+// error then names the path looked for).
+func besideBinary(rel string) string {
+	if filepath.IsAbs(rel) {
+		return rel
+	}
+	if _, err := os.Stat(rel); err == nil {
+		return rel
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return rel
+	}
+	return besideBinaryOf(rel, exe)
+}
+
+func besideBinaryOf(rel, exe string) string {
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	if p := filepath.Join(filepath.Dir(exe), rel); fileExists(p) {
+		return p
+	}
+	return rel
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func parsePortRange(s string) (int, int, error) {

@@ -1,51 +1,74 @@
 package main
 
 import (
-	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
-
-	"github.com/ivrgw/ivrgw/sip"
 )
 
-func TestParseRateLimit(t *testing.T) {
+func TestParseOptionsRefuses(t *testing.T) {
 	tests := []struct {
-		in      string
-		want    sip.RateLimit
-		wantErr bool
+		name string
+		args []string
+		env  map[string]string
+		want string // in the error; "" for accepted
 	}{
-		{"20/40", sip.RateLimit{Rate: 20, Burst: 40}, false},
-		{"0.5/1", sip.RateLimit{Rate: 0.5, Burst: 1}, false},
-		{"5", sip.RateLimit{Rate: 5, Burst: 10}, false},
-		{"off", sip.RateLimit{Rate: -1}, false},
-		{"0/10", sip.RateLimit{}, true},
-		{"x/1", sip.RateLimit{}, true},
-		{"5/0", sip.RateLimit{}, true},
+		{"defaults", nil, nil, ""},
+		{"bad log level", []string{"-log-level", "verbose"}, nil, "-log-level"},
+		{"bad log level from env", nil, map[string]string{"IVRGW_LOG_LEVEL": "loud"}, "-log-level"},
+		{"admin off loopback without token", []string{"-http", "0.0.0.0:8080"}, nil, "-admin-token"},
+		{"admin on all interfaces without token", []string{"-http", ":8080"}, nil, "-admin-token"},
+		{"admin off loopback with token", []string{"-http", "0.0.0.0:8080", "-admin-token", "t0k"}, nil, ""},
+		{"admin token from env", []string{"-http", "0.0.0.0:8080"}, map[string]string{"IVRGW_ADMIN_TOKEN": "t0k"}, ""},
+		{"public path without slash", []string{"-admin-public", "metrics"}, nil, "-admin-public"},
+		{"negative drain", []string{"-drain-timeout", "-1s"}, nil, "-drain-timeout"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseRateLimit(tt.in)
-			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Errorf("parseRateLimit(%q) = %+v, %v; want %+v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			_, err := parseOptions(tt.args, io.Discard)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("parseOptions(%q) = %v, want accepted", tt.args, err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("parseOptions(%q) = %v, want an error naming %s", tt.args, err, tt.want)
 			}
 		})
 	}
 }
 
-func TestSIPGuardFlags(t *testing.T) {
-	o, err := parseOptions([]string{"-sip-allow", "127.0.0.1/32, 10.1.2.3/8,::1", "-sip-max-pending", "0", "-sip-limit-options", "off"}, io.Discard)
-	if err != nil {
+func TestDefaultsBesideBinary(t *testing.T) {
+	install := t.TempDir() // /opt/ivrgw: the binary and its configs/
+	if err := os.MkdirAll(filepath.Join(install, "configs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if got := fmt.Sprint(o.sipAllow); got != "[127.0.0.1/32 10.0.0.0/8 ::1/128]" {
-		t.Errorf("-sip-allow = %s, want [127.0.0.1/32 10.0.0.0/8 ::1/128]", got)
+	menu := filepath.Join(install, "configs", "menu.yaml")
+	if err := os.WriteFile(menu, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if o.sipLimits.MaxPending != -1 || o.sipLimits.Options.Rate != -1 || o.sipLimits.Invite != (sip.RateLimit{Rate: 20, Burst: 40}) {
-		t.Errorf("limits = %+v, want MaxPending -1 (no cap), OPTIONS off, INVITE 20/40", o.sipLimits)
+	exe := filepath.Join(install, "ivrgw")
+	t.Chdir(t.TempDir()) // somewhere else, without configs/
+	tests := []struct{ rel, want string }{
+		{"configs/menu.yaml", menu},
+		{"configs/none.yaml", "configs/none.yaml"}, // not there either: left for the error to name
 	}
-	for _, bad := range [][]string{{"-sip-allow", "10.0.0.0/33"}, {"-sip-limit-invite", "fast"}, {"-sip-max-pending", "-1"}, {"-register-lockout", "0s"}} {
-		if _, err := parseOptions(bad, io.Discard); err == nil {
-			t.Errorf("parseOptions(%q) = nil error, want one", bad)
+	for _, tt := range tests {
+		if got := besideBinaryOf(tt.rel, exe); got != tt.want {
+			t.Errorf("besideBinaryOf(%q) = %q, want %q", tt.rel, got, tt.want)
 		}
+	}
+	// From the working directory first.
+	if err := os.MkdirAll("configs", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("configs/menu.yaml", []byte("y"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := besideBinary("configs/menu.yaml"); got != "configs/menu.yaml" {
+		t.Errorf("besideBinary with ./configs/menu.yaml = %q, want the working directory's", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/ivrgw/ivrgw/agents"
 	"github.com/ivrgw/ivrgw/gateway"
 	"github.com/ivrgw/ivrgw/ivr"
+	"github.com/ivrgw/ivrgw/journey"
 	"github.com/ivrgw/ivrgw/media"
 	"github.com/ivrgw/ivrgw/prompts"
 	"github.com/ivrgw/ivrgw/routing"
@@ -52,9 +54,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(o, stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := serve(ctx, o, log); err != nil {
+	routing.RouteLibraryLogs(log)
+	// The first SIGTERM or SIGINT drains (serve), the second ends the calls.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := serve(context.Background(), o, log, sigs); err != nil {
 		log.Error("gateway stopped", "err", err)
 		return 1
 	}
@@ -62,11 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func newLogger(o *options, w io.Writer) *slog.Logger {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(o.logLevel)); err != nil {
-		lvl = slog.LevelInfo
-	}
-	hopts := &slog.HandlerOptions{Level: lvl}
+	hopts := &slog.HandlerOptions{Level: o.level}
 	if o.logFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, hopts))
 	}
@@ -92,7 +93,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func serve(ctx context.Context, o *options, log *slog.Logger) error {
+func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Signal) error {
 	bind, public, err := o.addresses()
 	if err != nil {
 		return err
@@ -103,16 +104,22 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	}
 	menus, err := ivr.NewReloader(o.menu, set, log)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("menu: %w (give -menu PATH, or run from the directory holding configs/)", err)
+		}
 		return fmt.Errorf("menu: %w", err)
 	}
 	dir, err := agents.Load(o.agents)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("agents: %w (give -agents PATH, or run from the directory holding configs/)", err)
+		}
 		return fmt.Errorf("agents: %w", err)
 	}
 	if dir.Realm() != o.realm {
 		return fmt.Errorf("agents: %s was made for realm %q but -realm is %q (the stored HA1 hashes depend on it)", o.agents, dir.Realm(), o.realm)
 	}
-	ports, err := media.NewPortPool(o.rtpMin, o.rtpMax, 30*time.Second)
+	ports, err := media.NewPortPool(o.rtpMin, o.rtpMax, o.rtpQuarantine)
 	if err != nil {
 		return fmt.Errorf("rtp ports: %w", err)
 	}
@@ -133,6 +140,14 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 		_, port, _ := net.SplitHostPort(o.sip)
 		gwID = host + ":" + port
 	}
+	// Bind the HTTP port before anything runs, so that "gateway started"
+	// means every socket is open, and a taken port is an error at start.
+	httpLn, err := net.Listen("tcp", o.http)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	defer httpLn.Close()
+
 	// The SIP server dials agents for the fallback, and the gateway answers
 	// the server's calls: gw is set before the server runs.
 	var gw *gateway.Gateway
@@ -146,10 +161,21 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 		Pool: store, Dialer: srv, Ports: ports, Prompts: set, BindIP: bind, PublicIP: public,
 		GatewayID: gwID, RingTimeout: o.ringTimeout, RenewEvery: o.leaseTTL / 3, Logger: log,
 	})
+	metrics := admin.NewMetrics()
+	sinks, closeSinks, err := journeySinks(o, store, metrics, log)
+	if err != nil {
+		return err
+	}
+	defer closeSinks()
+	mask := journey.Plain
+	if o.maskKey != "" {
+		mask = journey.Hashed(o.maskKey)
+	}
 	gw, err = gateway.New(gateway.Config{
 		PublicIP: public, BindIP: bind, Ports: ports, Pacer: pacer,
 		Menus: menus, Prompts: set, Router: fallback, Agents: store,
 		NoRTPTimeout: o.noRTPTimeout, Logger: log,
+		Journeys: sinks.sinks, MaskCaller: mask, GatewayID: gwID,
 	})
 	if err != nil {
 		return err
@@ -172,12 +198,26 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	go pacer.Start(ctx)
 	go func() { sipDone <- srv.Run(ctx) }()
 	go menus.Watch(ctx, 2*time.Second)
-	go reloadOnHUP(ctx, menus, log)
+	go reloadOnHUP(ctx, menus)
 	go store.RunSweeper(ctx, time.Second)
+	go gateway.ReapOrphans(ctx, store, srv, gwID, time.Second, log)
 
-	hs := &http.Server{Addr: o.http, Handler: admin.Handler(store, gw, pacer, log), ReadHeaderTimeout: 5 * time.Second}
+	registerMetrics(metrics, gw, pacer, ports, menus)
+	if sinks.stream != nil {
+		go sinks.stream.Run(ctx, log)
+	}
+	probe := &admin.StoreProbe{}
+	probe.Register(metrics)
+	go probe.Run(ctx, store, time.Second, log)
+	api := admin.Handler(admin.Config{Agents: store, Calls: gw, Metrics: metrics, Live: gw, Drain: srv.Draining,
+		Supervisor: &admin.Supervisor{Live: gw, Agents: probe, Funnel: sinks.metrics},
+		Token:      o.adminToken, Public: o.adminPublic, Logger: log})
+	// Requests live under ctx: the supervisor's event streams end when the
+	// gateway stops instead of holding Shutdown up.
+	hs := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 	go func() {
-		if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := hs.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
@@ -190,14 +230,17 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 
 	select {
 	case <-ctx.Done():
+	case sig := <-sigs:
+		drain(srv, gw, o.drainTimeout, sigs, sig, log)
 	case err = <-errc:
 	case err = <-sipDone:
 		sipDone <- err // for the wait below
 	}
 	log.Info("gateway stopping", "active_calls", gw.ActiveCalls())
 	cancel()
-	// The SIP server hangs up the calls still up (BYE) and waits a few
-	// seconds for their handlers: let it finish before the process exits.
+	// The SIP server hangs up the calls still up (BYE, reason shutdown) and
+	// waits a few seconds for their handlers: let it finish before the
+	// process exits.
 	select {
 	case serr := <-sipDone:
 		if err == nil {
@@ -211,6 +254,35 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	_ = hs.Shutdown(sctx)
 	log.Info("gateway stopped", "active_calls", gw.ActiveCalls())
 	return err
+}
+
+// drain takes the gateway out of service and lets the live calls finish:
+// new INVITEs and OPTIONS get 503 with Retry-After, /readyz says 503, and
+// it returns when no call is left, after timeout, or at a second signal.
+// The caller then cancels the server, which hangs up whatever is left.
+func drain(srv *sip.Server, gw *gateway.Gateway, timeout time.Duration, sigs <-chan os.Signal, sig os.Signal, log *slog.Logger) {
+	srv.Drain()
+	log.Info("gateway draining", "signal", sig.String(), "active_calls", gw.ActiveCalls(),
+		"drain_timeout", timeout.String(), "hint", "send the signal again to end the calls now")
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if srv.Idle() && gw.ActiveCalls() == 0 {
+			log.Info("gateway drained: no calls left")
+			return
+		}
+		select {
+		case sig := <-sigs:
+			log.Warn("second signal: ending the calls now", "signal", sig.String(), "active_calls", gw.ActiveCalls())
+			return
+		case <-deadline.C:
+			log.Warn("drain timeout: ending the calls left", "active_calls", gw.ActiveCalls(), "drain_timeout", timeout.String())
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // openStore connects the agents' store to -redis, or to an embedded
@@ -251,7 +323,7 @@ func loadPrompts(dir string) (*prompts.Set, error) {
 	return prompts.LoadDir(dir)
 }
 
-func reloadOnHUP(ctx context.Context, r *ivr.Reloader, log *slog.Logger) {
+func reloadOnHUP(ctx context.Context, r *ivr.Reloader) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -260,9 +332,7 @@ func reloadOnHUP(ctx context.Context, r *ivr.Reloader, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			if err := r.Reload(); err != nil {
-				log.Error("menu reload refused, previous menu stays in service", "err", err)
-			}
+			_ = r.Refresh("sighup") // logged by Refresh, as a file change is
 		}
 	}
 }

@@ -32,6 +32,7 @@ var owners = map[string][]string{
 	"github.com/emiago/sipgo":   {"sip", "sip/registrar", "sip/testphone", "sip/testphone/agent"},
 	"github.com/redis/go-redis": {"routing"},
 	"github.com/pion/rtp":       {"media", "sip/testphone", "sip/testphone/fakeuas", "sip/testphone/agent"},
+	"github.com/prometheus/":    {"admin"},
 }
 
 func goList(t *testing.T, args ...string) []string {
