@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ivrgw/ivrgw/journey"
 	"github.com/ivrgw/ivrgw/routing"
 )
 
@@ -26,6 +27,11 @@ type Agents interface {
 	Pause(ctx context.Context, ext, reason string) error
 	Resume(ctx context.Context, ext string) error
 	Ping(ctx context.Context) error
+}
+
+// LiveCalls lists the calls in progress (gateway.Gateway).
+type LiveCalls interface {
+	Calls() []journey.Live
 }
 
 // Calls reports the gateway's call counters.
@@ -38,8 +44,11 @@ type Calls interface {
 type Config struct {
 	Agents  Agents
 	Calls   Calls
-	Metrics *Metrics    // served on /metrics; optional
-	Drain   func() bool // optional: true once the gateway drains; /readyz is then 503
+	Metrics *Metrics  // served on /metrics; optional
+	Live    LiveCalls // served on /calls; optional
+	// Supervisor feeds the live page (/supervisor, /events); nil: no page.
+	Supervisor *Supervisor
+	Drain      func() bool // optional: true once the gateway drains; /readyz is then 503
 	// Token, when set, is required as "Authorization: Bearer <Token>" on
 	// every path but those in Public. Without it, only requests naming a
 	// loopback Host are served (see CheckExposure for the listener).
@@ -54,12 +63,27 @@ func Handler(cfg Config) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{agents: cfg.Agents, calls: cfg.Calls, drain: cfg.Drain, log: log}
+	h := &handler{agents: cfg.Agents, calls: cfg.Calls, drain: cfg.Drain, sv: cfg.Supervisor, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", h.ready)
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics.Handler())
+	}
+	if cfg.Supervisor != nil {
+		mux.HandleFunc("GET /supervisor", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+			w.Header().Set("X-Frame-Options", "DENY")
+			_, _ = w.Write(supervisorPage)
+		})
+		mux.HandleFunc("GET /events", h.events)
+	}
+	if cfg.Live != nil {
+		mux.HandleFunc("GET /calls", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(cfg.Live.Calls())
+		})
 	}
 	mux.HandleFunc("GET /agents", h.list)
 	mux.HandleFunc("POST /agents/{ext}/pause", h.pause)
@@ -71,6 +95,7 @@ type handler struct {
 	agents Agents
 	calls  Calls
 	drain  func() bool
+	sv     *Supervisor
 	log    *slog.Logger
 }
 
@@ -107,6 +132,11 @@ type agentJSON struct {
 	IdleSince  time.Time `json:"idle_since,omitzero"`
 }
 
+func toJSON(a routing.AgentState) agentJSON {
+	return agentJSON{Ext: a.Ext, State: string(a.State), Reason: a.Reason, Skills: a.Skills,
+		Registered: a.Registered, CallID: a.CallID, Gateway: a.GatewayID, Misses: a.Misses, IdleSince: a.IdleSince}
+}
+
 func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := opCtx(r)
 	defer cancel()
@@ -117,8 +147,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]agentJSON, 0, len(as))
 	for _, a := range as {
-		out = append(out, agentJSON{Ext: a.Ext, State: string(a.State), Reason: a.Reason, Skills: a.Skills,
-			Registered: a.Registered, CallID: a.CallID, Gateway: a.GatewayID, Misses: a.Misses, IdleSince: a.IdleSince})
+		out = append(out, toJSON(a))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)

@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ivrgw/ivrgw/routing"
 )
 
 // Metrics is the gateway's Prometheus registry: the Go runtime and process
@@ -48,10 +50,15 @@ func (m *Metrics) Counter(name, help string, f func() float64) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
 }
 
-// Vec registers a family with one label, read from f at each scrape: one
-// series per key of f's map.
-func (m *Metrics) Vec(name, help, label string, kind prometheus.ValueType, f func() map[string]float64) {
-	m.reg.MustRegister(&funcVec{desc: prometheus.NewDesc(name, help, []string{label}, nil), kind: kind, f: f})
+// GaugeVec registers a gauge family with one label, read from f at each
+// scrape: one series per key of f's map.
+func (m *Metrics) GaugeVec(name, help, label string, f func() map[string]float64) {
+	m.reg.MustRegister(&funcVec{desc: prometheus.NewDesc(name, help, []string{label}, nil), kind: prometheus.GaugeValue, f: f})
+}
+
+// CounterVec is GaugeVec for counters: f's values must never go down.
+func (m *Metrics) CounterVec(name, help, label string, f func() map[string]float64) {
+	m.reg.MustRegister(&funcVec{desc: prometheus.NewDesc(name, help, []string{label}, nil), kind: prometheus.CounterValue, f: f})
 }
 
 type funcVec struct {
@@ -71,10 +78,20 @@ func (v *funcVec) Collect(ch chan<- prometheus.Metric) {
 // StoreProbe pings the agents' store in the background and keeps the last
 // answer, so that scrapes report its health without touching it.
 type StoreProbe struct {
-	mu      sync.Mutex
-	up      bool
-	latency time.Duration
-	fails   uint64
+	mu         sync.Mutex
+	up         bool
+	latency    time.Duration
+	fails      uint64
+	states     map[string]int // agents by state, from the last good read
+	registered int
+	agents     []routing.AgentState // the last good read, for the supervisor page
+}
+
+// Agents is the agents' state as last read (nil before the first read).
+func (p *StoreProbe) Agents() []routing.AgentState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.agents
 }
 
 // Run pings every interval until ctx ends.
@@ -86,11 +103,33 @@ func (p *StoreProbe) Run(ctx context.Context, a Agents, every time.Duration, log
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := a.Ping(pctx)
 		cancel()
+		lat := time.Since(start)
+		var states map[string]int
+		var as []routing.AgentState
+		registered := 0
+		if err == nil {
+			actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+			var aerr error
+			as, aerr = a.Agents(actx)
+			acancel()
+			if aerr == nil {
+				states = make(map[string]int)
+				for _, ag := range as {
+					states[string(ag.State)]++
+					if ag.Registered {
+						registered++
+					}
+				}
+			}
+		}
 		p.mu.Lock()
 		was := p.up
-		p.up, p.latency = err == nil, time.Since(start)
+		p.up, p.latency = err == nil, lat
 		if err != nil {
 			p.fails++
+		}
+		if states != nil {
+			p.states, p.registered, p.agents = states, registered, as
 		}
 		p.mu.Unlock()
 		if was && err != nil && ctx.Err() == nil {
@@ -118,6 +157,20 @@ func (p *StoreProbe) Register(m *Metrics) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return p.latency.Seconds()
+	})
+	m.GaugeVec("ivrgw_agents", "Agents by state (offline, available, ringing, on_call, wrap_up, paused), as last read from the agents' store in the background.", "state", func() map[string]float64 {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		out := make(map[string]float64, len(p.states))
+		for k, v := range p.states {
+			out[k] = float64(v)
+		}
+		return out
+	})
+	m.Gauge("ivrgw_agents_registered", "Agents with a live registration, as last read from the agents' store.", func() float64 {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return float64(p.registered)
 	})
 	m.Counter("ivrgw_agent_store_ping_failures_total", "Background pings of the agents' store that failed.", func() float64 {
 		p.mu.Lock()

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
 
@@ -31,7 +30,7 @@ func TestMetricsScrape(t *testing.T) {
 	var active float64 = 3
 	m.Gauge("ivrgw_calls_active", "Calls in progress.", func() float64 { return active })
 	m.Counter("ivrgw_calls_total", "Calls handled.", func() float64 { return 7 })
-	m.Vec("ivrgw_sip_limited_total", "Requests refused by the per-source limits.", "method", prometheus.CounterValue,
+	m.CounterVec("ivrgw_sip_limited_total", "Requests refused by the per-source limits.", "method",
 		func() map[string]float64 { return map[string]float64{"INVITE": 2, "REGISTER": 1} })
 	probe := &StoreProbe{}
 	probe.Register(m)

@@ -45,6 +45,9 @@ a=sendrecv
 		t.Fatalf("200 does not answer with PT 97 as PCMA:\n%s", ok)
 	}
 	d.request("ACK", 1)
+	// Like a real phone, the caller sends from the answer on (on PT 97):
+	// the gateway sends only briefly to a peer that never has.
+	keepTalking(t, media, ok, 97, 0xD5)
 
 	sig := promptSignature(t, promptSet(t), "en", "main_menu", g711.PayloadPCMA)
 	var audio []int16

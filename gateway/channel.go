@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ivrgw/ivrgw/ivr"
+	"github.com/ivrgw/ivrgw/journey"
 	"github.com/ivrgw/ivrgw/media"
 	"github.com/ivrgw/ivrgw/media/dtmf"
 	"github.com/ivrgw/ivrgw/sip"
@@ -30,6 +31,34 @@ type Leg struct {
 	Play func(ctx context.Context, lang string, names ...string) error
 	// Clips resolves prompt names in lang, for playing without waiting.
 	Clips func(lang string, names ...string) []*media.Clip
+	// Note records a step of the caller's journey (queued, ringing,
+	// answered...); nil records nothing.
+	Note func(journey.Step)
+	// Go runs a goroutine of the call in the call's errgroup, under a
+	// recover; it must return once ctx given to it ends. nil: a plain
+	// goroutine with a recover (tests).
+	Go func(name string, fn func() error)
+}
+
+// goSafe starts fn as one of the call's goroutines.
+func (l *Leg) goSafe(name string, fn func() error) {
+	if l.Go != nil {
+		l.Go(name, fn)
+		return
+	}
+	log := l.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	g, _ := newGroup(context.Background(), log)
+	g.Go(name, fn)
+}
+
+// note records s in the journey, if the leg keeps one.
+func (l *Leg) note(s journey.Step) {
+	if l.Note != nil {
+		l.Note(s)
+	}
 }
 
 // Router is the seam to the human fallback: it connects a caller who asked
@@ -65,6 +94,8 @@ type channel struct {
 	menu   *ivr.Config
 	keys   <-chan byte
 	tap    *digitTap
+	tr     *tracker
+	grp    *group // the call's goroutines
 	ended  string // set by the session goroutine only
 }
 
@@ -86,6 +117,7 @@ func (ch *channel) clips(lang string, names []string) []*media.Clip {
 }
 
 func (ch *channel) Play(ctx context.Context, lang string, names []string) <-chan struct{} {
+	ch.note(names)
 	return ch.stream.Play(ch.clips(lang, names)...).Done()
 }
 
@@ -95,6 +127,15 @@ func (ch *channel) Transfer(ctx context.Context, t ivr.Transfer) error {
 	leg := &Leg{Call: ch.call, Stream: ch.stream, Menu: ch.menu, Log: ch.log, Keys: ch.keys, Play: ch.playWait,
 		Divert: ch.tap.divert,
 		Clips:  func(lang string, names ...string) []*media.Clip { return ch.clips(lang, names) }}
+	if ch.tr != nil {
+		leg.Note = ch.tr.step
+	}
+	if ch.grp != nil {
+		leg.Go = ch.grp.Go
+	}
+	if ch.tr != nil {
+		ch.tr.step(journey.Step{Kind: journey.StepEscalate, Reason: t.Reason, Queue: t.Queue})
+	}
 	err := ch.g.cfg.Router.Connect(ctx, leg, t)
 	if err == nil {
 		ch.ended = "transferred"
@@ -111,7 +152,15 @@ func (ch *channel) Hangup(ctx context.Context) {
 	}
 }
 
+// note records prompts in the journey.
+func (ch *channel) note(names []string) {
+	if ch.tr != nil {
+		ch.tr.prompts(names)
+	}
+}
+
 func (ch *channel) playWait(ctx context.Context, lang string, names ...string) error {
+	ch.note(names)
 	pb := ch.stream.Play(ch.clips(lang, names)...)
 	select {
 	case <-pb.Done():

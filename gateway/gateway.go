@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/ivrgw/ivrgw/ivr"
+	"github.com/ivrgw/ivrgw/journey"
 	"github.com/ivrgw/ivrgw/media"
 	"github.com/ivrgw/ivrgw/prompts"
 	"github.com/ivrgw/ivrgw/sip"
 	"github.com/ivrgw/ivrgw/sip/sdp"
-	"golang.org/x/sync/errgroup"
 )
 
 // MenuSource gives the menu in service now. A call takes one snapshot at its
@@ -36,7 +36,10 @@ type Config struct {
 	Router       Router       // the human fallback; nil plays an honest "cannot connect" message
 	Agents       AgentControl // for agents' feature codes; nil disables them
 	Features     FeatureCodes
-	NoRTPTimeout time.Duration // a caller silent this long (no RTP at all) is hung up on; default 30 s
+	NoRTPTimeout time.Duration  // a caller silent this long (no RTP at all) is hung up on; default 30 s
+	Journeys     journey.Sink   // gets each call's record when it ends; nil: none
+	MaskCaller   journey.Masker // what the journey keeps of the caller's number; nil: the number
+	GatewayID    string         // written into journeys
 	Logger       *slog.Logger
 }
 
@@ -46,6 +49,7 @@ type Gateway struct {
 	cfg    Config
 	active atomic.Int64
 	total  atomic.Int64
+	live   calls // the calls in progress, for Calls
 }
 
 // New checks cfg and fills in defaults.
@@ -61,6 +65,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.Router == nil {
 		cfg.Router = Unavailable{}
+	}
+	if cfg.MaskCaller == nil {
+		cfg.MaskCaller = journey.Plain
 	}
 	return &Gateway{cfg: cfg}, nil
 }
@@ -85,6 +92,10 @@ func (g *Gateway) HandleCall(ctx context.Context, c *sip.Call) {
 	log := c.Logger()
 	start := time.Now()
 	sum := summary{callID: c.ID(), caller: c.Caller().User}
+	tr := newTracker(c.ID(), g.cfg.MaskCaller(c.Caller().User), start)
+	sum.tr = tr
+	g.live.add(c.ID(), tr)
+	defer g.live.remove(c.ID())
 
 	// One bad call must never take the daemon down (sipgo recovers nothing).
 	defer func() {
@@ -97,6 +108,7 @@ func (g *Gateway) HandleCall(ctx context.Context, c *sip.Call) {
 		}
 		sum.duration = time.Since(start)
 		sum.log(log)
+		g.finishJourney(tr, &sum, c.Transport())
 	}()
 
 	sum.ended = g.run(ctx, c, log, &sum)
@@ -124,6 +136,7 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 		return "not_answered"
 	}
 	sum.codec = codecName(m.Codec)
+	sum.tr.rec.Answered()
 	log.Info("call answered", "codec", sum.codec, "remote_rtp", m.Remote.String(), "event_pt", m.EventPT, "rtp_port", port, "srtp", m.SRTP != nil)
 	sec, err := srtpFor(m)
 	if err != nil {
@@ -142,16 +155,16 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 
 	callCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	grp, gctx := errgroup.WithContext(callCtx)
+	grp, gctx := newGroup(callCtx, log)
 
 	g.cfg.Pacer.Add(stream)
 	defer g.cfg.Pacer.Remove(stream)
 
 	keys := make(chan byte, 32)
 	tap := &digitTap{}
-	grp.Go(func() error { return stream.Run(gctx) })
-	grp.Go(func() error { g.pumpDigits(gctx, c, stream, keys, tap, sum); return nil })
-	grp.Go(func() error { g.watchMedia(gctx, c, stream, m, cancel, log); return nil })
+	grp.Go("rtp", func() error { return stream.Run(gctx) })
+	grp.Go("digits", func() error { g.pumpDigits(gctx, c, stream, keys, tap, sum); return nil })
+	grp.Go("media watch", func() error { g.watchMedia(gctx, c, stream, m, cancel, log); return nil })
 
 	if handled {
 		// A feature code: say what changed, then hang up.
@@ -169,8 +182,9 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 	}
 
 	menu := g.cfg.Menus.Current()
-	ch := &channel{g: g, call: c, stream: stream, log: log, menu: menu, keys: keys, tap: tap}
+	ch := &channel{g: g, call: c, stream: stream, log: log, menu: menu, keys: keys, tap: tap, tr: sum.tr, grp: grp}
 	sess := ivr.NewSession(menu, ch, log)
+	sess.Observe(sum.tr.menu)
 	ms := sess.Run(gctx, keys)
 	sum.menu = ms
 
@@ -185,8 +199,8 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 	}
 	cancel(errMenuDone)
 	_ = grp.Wait()
-	st := stream.Stats()
-	sum.packetsIn, sum.packetsOut = st.PacketsIn, st.PacketsOut
+	sum.rtp = stream.Stats()
+	sum.packetsIn, sum.packetsOut = sum.rtp.PacketsIn, sum.rtp.PacketsOut
 
 	// Whatever ended the menu, make sure the dialog is closed: a hang-up is
 	// guaranteed on every path. Hangup is a no-op when the caller already left.
@@ -204,6 +218,20 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 		sum.menu.Outcome = "ended:" + ended
 	}
 	return ended
+}
+
+// finishJourney closes the call's record and hands it to the sinks.
+func (g *Gateway) finishJourney(tr *tracker, sum *summary, transport string) {
+	ended := sum.ended
+	j := tr.rec.Finish(ended, tr.endedBy(ended), func(j *journey.Journey) {
+		j.Gateway, j.Transport, j.Codec = g.cfg.GatewayID, transport, sum.codec
+		j.Path, j.Keys, j.Outcome = sum.menu.Path, sum.menu.Keys, sum.menu.Outcome
+		j.RTPIn, j.RTPOut = sum.rtp.PacketsIn, sum.rtp.PacketsOut
+		j.RTPLate, j.RTPForeign = sum.rtp.LateTicks, sum.rtp.ForeignDropped+sum.rtp.Garbage
+	})
+	if j != nil && g.cfg.Journeys != nil {
+		g.cfg.Journeys.Record(j)
+	}
 }
 
 // ch0 resolves one prompt in the default language.

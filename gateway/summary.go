@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ivrgw/ivrgw/ivr"
+	"github.com/ivrgw/ivrgw/media"
 	"github.com/ivrgw/ivrgw/media/dtmf"
 )
 
@@ -21,12 +22,17 @@ type summary struct {
 	ended      string
 	packetsIn  uint64
 	packetsOut uint64
+	rtp        media.Stats
+	tr         *tracker // the journey; nil in tests of the summary alone
 
 	mu      sync.Mutex
 	sources map[dtmf.Source]int
 }
 
 func (s *summary) addDigit(ev dtmf.Event) {
+	if s.tr != nil {
+		s.tr.key(ev)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sources == nil {

@@ -20,8 +20,11 @@ type Reloader struct {
 	log  *slog.Logger
 	cur  atomic.Pointer[Config]
 
-	mu    sync.Mutex // serialises Reload
-	stamp fileStamp  // of the last file read, good or bad
+	mu         sync.Mutex // serialises Reload
+	stamp      fileStamp  // of the last file read, good or bad
+	unreadable bool       // the last stat failed: said once, not every poll
+
+	ok, failed atomic.Uint64 // Refresh outcomes
 }
 
 type fileStamp struct {
@@ -75,28 +78,49 @@ func (r *Reloader) Watch(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 		st, err := os.Stat(r.path)
+		r.mu.Lock()
+		was := r.unreadable
+		r.unreadable = err != nil
+		r.mu.Unlock()
 		if err != nil {
-			r.log.Warn("menu file unreadable", "path", r.path, "err", err)
+			if !was {
+				r.log.Warn("menu file unreadable, old menu kept", "path", r.path, "err", err)
+			}
 			continue
 		}
 		r.mu.Lock()
-		changed := r.stamp != fileStamp{st.ModTime(), st.Size()}
+		changed := was || r.stamp != fileStamp{st.ModTime(), st.Size()}
 		r.mu.Unlock()
 		if !changed {
 			continue
 		}
-		if err := r.Reload(); err != nil {
-			var ps Problems
-			if !errors.As(err, &ps) {
-				r.log.Error("menu reload failed, old menu kept", "path", r.path, "err", err)
-				continue
-			}
-			for _, p := range ps {
-				r.log.Error("menu problem", "problem", p.String())
-			}
-			r.log.Error("menu reload failed, old menu kept", "path", r.path, "problems", len(ps))
-			continue
-		}
-		r.log.Info("menu reloaded", "path", r.path)
+		_ = r.Refresh("file_change")
 	}
 }
+
+// Refresh reloads the file and logs the outcome, the same way whatever
+// asked for it (trigger: "file_change", "sighup"): one line for a reload,
+// and for a bad file one line per problem then one saying the old menu
+// stays. It also counts the outcome (Reloads).
+func (r *Reloader) Refresh(trigger string) error {
+	err := r.Reload()
+	if err == nil {
+		r.ok.Add(1)
+		r.log.Info("menu reloaded", "path", r.path, "trigger", trigger)
+		return nil
+	}
+	r.failed.Add(1)
+	var ps Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			r.log.Error("menu problem", "problem", p.String())
+		}
+		r.log.Error("menu reload refused, old menu kept", "path", r.path, "trigger", trigger, "problems", len(ps))
+		return err
+	}
+	r.log.Error("menu reload refused, old menu kept", "path", r.path, "trigger", trigger, "err", err)
+	return err
+}
+
+// Reloads counts Refresh outcomes since start.
+func (r *Reloader) Reloads() (ok, failed uint64) { return r.ok.Load(), r.failed.Load() }

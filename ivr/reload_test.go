@@ -154,3 +154,42 @@ func TestWatch(t *testing.T) {
 		<-stopped
 	})
 }
+
+// TestRefreshLogsOnceAlike: a reload asked for by SIGHUP logs exactly what
+// a file change does, once: one line per problem and one verdict naming the
+// trigger; the outcomes are counted.
+func TestRefreshLogsOnceAlike(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "menu.yaml")
+	writeMenu(t, path, menuV1, time.Now())
+	var logs syncBuffer
+	r, err := NewReloader(path, testCatalog(), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeMenu(t, path, menuBad, time.Now().Add(time.Minute))
+	if err := r.Refresh("sighup"); err == nil {
+		t.Fatal("Refresh(bad file) = nil, want its problems")
+	}
+	writeMenu(t, path, menuV2, time.Now().Add(2*time.Minute))
+	if err := r.Refresh("file_change"); err != nil {
+		t.Fatalf("Refresh(good file) = %v", err)
+	}
+	out := logs.String()
+	for _, tt := range []struct {
+		part string
+		n    int
+	}{
+		{"menu reload refused, old menu kept", 1},
+		{"trigger=sighup", 1},
+		{"menu problem", 1},
+		{"menu reloaded", 1},
+		{"trigger=file_change", 1},
+	} {
+		if got := strings.Count(out, tt.part); got != tt.n {
+			t.Errorf("log has %q %d times, want %d:\n%s", tt.part, got, tt.n, out)
+		}
+	}
+	if ok, failed := r.Reloads(); ok != 1 || failed != 1 {
+		t.Errorf("Reloads() = %d ok, %d failed, want 1, 1", ok, failed)
+	}
+}

@@ -32,6 +32,7 @@ type Session struct {
 	cfg *Config
 	ch  Channel
 	log *slog.Logger
+	obs func(MenuEvent) // optional, see Observe
 }
 
 // NewSession returns a runner for one call on the menu snapshot cfg: a
@@ -65,11 +66,21 @@ func (s *Session) Run(ctx context.Context, keys <-chan byte) Summary {
 	defer stopTimer()
 	done := func() Summary {
 		sum := m.Summary()
-		s.log.Info("ivr done", "outcome", sum.Outcome, "path", sum.Path, "keys", sum.Keys, "tries", sum.Tries)
+		// Debug: the gateway's call summary carries the same at info.
+		s.log.Debug("ivr done", "outcome", sum.Outcome, "path", sum.Path, "keys", sum.Keys, "tries", sum.Tries)
 		return sum
 	}
 
+	handle := func(ev Event) []Action {
+		before := m.state()
+		acts := m.Handle(ev)
+		s.observe(m, ev, before)
+		return acts
+	}
 	pending := m.Start()
+	if s.obs != nil && m.menu != nil {
+		s.obs(MenuEvent{Kind: MenuEntered, Menu: m.menu.ID})
+	}
 	for {
 		for len(pending) > 0 {
 			a := pending[0]
@@ -78,7 +89,7 @@ func (s *Session) Run(ctx context.Context, keys <-chan byte) Summary {
 			case Play:
 				playDone = s.ch.Play(ctx, a.Lang, a.Prompts)
 				if playDone == nil {
-					pending = append(pending, m.Handle(PromptDone{})...)
+					pending = append(pending, handle(PromptDone{})...)
 				}
 			case StopPlayback:
 				s.ch.StopPlayback()
@@ -99,7 +110,7 @@ func (s *Session) Run(ctx context.Context, keys <-chan byte) Summary {
 					return done()
 				}
 				if ctx.Err() != nil {
-					m.Handle(HungUp{})
+					handle(HungUp{})
 					return done()
 				}
 				if errors.Is(err, ErrBackToMenu) {
@@ -107,7 +118,7 @@ func (s *Session) Run(ctx context.Context, keys <-chan byte) Summary {
 				} else {
 					s.log.Warn("transfer failed", "queue", a.Queue, "reason", a.Reason, "err", err)
 				}
-				pending = append(pending, m.Handle(TransferFailed{Err: err})...)
+				pending = append(pending, handle(TransferFailed{Err: err})...)
 			case Hangup:
 				// The BYE must go out even if the call's context is ending.
 				s.ch.Hangup(context.WithoutCancel(ctx))
@@ -116,21 +127,21 @@ func (s *Session) Run(ctx context.Context, keys <-chan byte) Summary {
 		}
 		select {
 		case <-ctx.Done():
-			m.Handle(HungUp{})
+			handle(HungUp{})
 			return done()
 		case d, ok := <-keys:
 			if !ok {
 				keys = nil
 				continue
 			}
-			pending = m.Handle(Key{Digit: d})
+			pending = handle(Key{Digit: d})
 		case <-playDone:
 			playDone = nil
-			pending = m.Handle(PromptDone{})
+			pending = handle(PromptDone{})
 		case <-timerC:
 			id := timerID
 			timer, timerC, timerID = nil, nil, 0
-			pending = m.Handle(Timeout{ID: id})
+			pending = handle(Timeout{ID: id})
 		}
 	}
 }

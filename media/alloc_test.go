@@ -59,8 +59,31 @@ func TestPerPacketPathsDoNotAllocate(t *testing.T) {
 			t.Errorf("receive path allocs/packet = %v, want 0", allocs)
 		}
 	})
+	t.Run("foreign", func(t *testing.T) {
+		s, peer, audio, event := receiveFixture(t)
+		peer.raw(t, audio)
+		receiveOne(t, s) // peer latches
+		x := newSender(t, s.LocalAddr(), 0)
+		i := 0
+		allocs := testing.AllocsPerRun(300, func() {
+			i++
+			if i%5 == 0 {
+				x.raw(t, event)
+			} else {
+				x.raw(t, audio)
+			}
+			receiveOne(t, s)
+		})
+		if allocs != 0 {
+			t.Errorf("foreign packet allocs/packet = %v, want 0", allocs)
+		}
+		if st := s.Stats(); st.ForeignDropped < 300 {
+			t.Errorf("Stats().ForeignDropped = %d, want >= 300", st.ForeignDropped)
+		}
+	})
 	t.Run("send", func(t *testing.T) {
 		s := newStream(t, StreamConfig{Remote: addrOf(listen(t))})
+		heardFrom(t, s, s.Remote())
 		s.Play(testClip("a", 1000, 1))
 		if allocs := testing.AllocsPerRun(300, s.tick); allocs != 0 {
 			t.Errorf("send path allocs/packet = %v, want 0", allocs)
@@ -72,6 +95,7 @@ func TestPerPacketPathsDoNotAllocate(t *testing.T) {
 	t.Run("relay", func(t *testing.T) {
 		a, peer, audio, event := receiveFixture(t)
 		b := newStream(t, StreamConfig{Remote: addrOf(listen(t)), PayloadType: g711.PayloadPCMA, EventPT: 96, HasEvents: true})
+		heardFrom(t, b, b.Remote())
 		Bridge(a, b)
 		i := 0
 		allocs := testing.AllocsPerRun(300, func() {
@@ -113,6 +137,7 @@ func BenchmarkSendPacket(b *testing.B) {
 func BenchmarkRelayPacket(b *testing.B) {
 	a, peer, audio, _ := receiveFixture(b)
 	out := newStream(b, StreamConfig{Remote: addrOf(listen(b)), PayloadType: g711.PayloadPCMA})
+	heardFrom(b, out, out.Remote())
 	Bridge(a, out)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -179,4 +204,15 @@ func measurePacer(t *testing.T, n int, d time.Duration) {
 	want := uint64(n) * uint64(d/FrameDuration)
 	t.Logf("streams=%d workers=%d duration=%v ticks=%d (want %d) p50=%v p99=%v max=%v catch_up=%d resyncs=%d sink_received=%d",
 		n, len(p.workers), d, st.Sent, want, st.P50, st.P99, st.Max, st.CatchUp, st.Resyncs, received)
+}
+
+// BenchmarkHandlePacket is the receive path's own CPU, without the
+// kernel: a latched peer's audio, with in-band detection on.
+func BenchmarkHandlePacket(b *testing.B) {
+	s, peer, audio, _ := receiveFixture(b)
+	src := addrOf(peer.conn)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.handlePacket(audio, src)
+	}
 }

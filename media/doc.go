@@ -1,5 +1,6 @@
 // Package media moves a call's audio: RTP streams (RFC 3550) with G.711
-// payloads, paced sending, symmetric RTP latching, playback of prompt
+// payloads, paced sending, symmetric RTP latching (one source per stream;
+// packets from any other are dropped, docs/media-security.md), playback of prompt
 // clips, DTMF detection on received packets (RFC 4733 events and in-band
 // tones), key presses sent as RFC 4733 events, a UDP port pool, and a
 // packet relay between two streams for a bridged call, and SDES-SRTP

@@ -113,6 +113,21 @@ func drain(t testing.TB, c *net.UDPConn, quiet time.Duration) int {
 	return n
 }
 
+// heardFrom hands s one valid audio packet as if from src, so s latches to
+// src and sends there without the unlatched bound.
+func heardFrom(t testing.TB, s *Stream, src netip.AddrPort) {
+	t.Helper()
+	p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: s.pt, SSRC: 0x5eed, SequenceNumber: 1}, Payload: s.silence}
+	b, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.handlePacket(b, src)
+	if st := s.Stats(); st.PacketsIn == 0 {
+		t.Fatalf("heardFrom(%v): packet not taken, stats %+v", src, st)
+	}
+}
+
 // sender writes RTP packets from one socket.
 type sender struct {
 	conn *net.UDPConn

@@ -2,6 +2,7 @@ package media
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -129,20 +130,88 @@ func TestPortPoolQuarantine(t *testing.T) {
 	}
 }
 
-func TestPortPoolRoundRobin(t *testing.T) {
-	p, _, base := newTestPool(t, 3, 0)
-	var got []int
-	for range 4 {
-		c, port := mustListen(t, p)
-		c.Close()
-		p.Release(port) // no quarantine, yet the next call moves on
-		got = append(got, port)
-	}
-	want := []int{base, base + 2, base + 4, base}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("Listen() sequence = %v, want %v (round-robin)", got, want)
+// TestPortPoolRandom: ports come at random from the range, not in order
+// (a stranger must not guess the next call's port), and never twice while
+// in use. The source is seeded so the test is deterministic.
+func TestPortPoolRandom(t *testing.T) {
+	const size, calls = 100, 20
+	p, _, base := newTestPool(t, size, 0)
+	var seqs [2][]int
+	for k, seed := range []uint64{1, 2} {
+		p.intN = rand.New(rand.NewPCG(seed, 0)).IntN
+		seen := make(map[int]bool)
+		var conns []*net.UDPConn
+		for range calls {
+			c, port := mustListen(t, p)
+			conns = append(conns, c)
+			if seen[port] || port < base || port > base+2*(size-1) || port%2 != 0 {
+				t.Fatalf("Listen() = %d, want a new even port in %d-%d (had %v)", port, base, base+2*(size-1), seqs[k])
+			}
+			seen[port] = true
+			seqs[k] = append(seqs[k], port)
 		}
+		for i, port := range seqs[k] {
+			conns[i].Close()
+			p.Release(port)
+		}
+		steps := 0
+		for i := 1; i < calls; i++ {
+			if d := seqs[k][i] - seqs[k][i-1]; d == 2 || d == -2*(size-1) {
+				steps++
+			}
+		}
+		if steps > 3 {
+			t.Errorf("Listen() x%d with seed %d = %v: %d of %d steps to the next port, want <= 3 (random)", calls, seed, seqs[k], steps, calls-1)
+		}
+	}
+	same := 0
+	for i := range calls {
+		if seqs[0][i] == seqs[1][i] {
+			same++
+		}
+	}
+	if same > 3 {
+		t.Errorf("Listen() sequences with seeds 1 and 2 = %v and %v: %d of %d equal, want <= 3", seqs[0], seqs[1], same, calls)
+	}
+}
+
+// TestPortPoolCounts: every port of the range is handed out once, then
+// none while they are in use or in quarantine; the error and the counts
+// (for metrics) say how many are which.
+func TestPortPoolCounts(t *testing.T) {
+	const size = 10
+	p, clk, base := newTestPool(t, size, 3*time.Second)
+	p.intN = rand.New(rand.NewPCG(7, 7)).IntN
+	conns := make(map[int]*net.UDPConn)
+	for range size {
+		c, port := mustListen(t, p)
+		defer c.Close()
+		if conns[port] != nil {
+			t.Fatalf("Listen() = %d twice while in use", port)
+		}
+		conns[port] = c
+	}
+	released := []int{base, base + 2, base + 18}
+	for _, port := range released {
+		conns[port].Close()
+		p.Release(port)
+	}
+	_, _, err := p.Listen(loopback)
+	want := fmt.Sprintf("bind rtp port in %d-%d (10 ports: 7 in use, 3 quarantined, 0 busy in the os): media: no free rtp port", base, base+18)
+	if !errors.Is(err, ErrNoPorts) || err.Error() != want {
+		t.Errorf("Listen() on a full pool = %v, want %q", err, want)
+	}
+	if in, q := p.InUse(), p.Quarantined(); in != 7 || q != 3 {
+		t.Errorf("InUse(), Quarantined() = %d, %d, want 7, 3", in, q)
+	}
+	clk.t = clk.t.Add(3 * time.Second)
+	if q := p.Quarantined(); q != 0 {
+		t.Errorf("Quarantined() after 3s = %d, want 0", q)
+	}
+	c, port := mustListen(t, p)
+	defer c.Close()
+	if port != base && port != base+2 && port != base+18 {
+		t.Errorf("Listen() after the quarantine = %d, want one of the released %v", port, released)
 	}
 }
 

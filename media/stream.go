@@ -25,11 +25,19 @@ const (
 	// maxPCM bounds the audio decoded for in-band detection per packet
 	// (60 ms of 8 kHz; longer payloads are checked in their first 60 ms).
 	maxPCM = 480
-	// relatchPackets valid packets in a row from a new source move the
-	// latch (RFC 4961 symmetric RTP): enough that a single stray or spoofed
-	// packet does not steal the stream, few enough to follow a NAT rebinding
-	// within 60 ms.
-	relatchPackets = 3
+	// relatchSilence and relatchSeqWindow bound how the latch follows a
+	// NAT rebinding (see latch): the new source must carry the latched
+	// SSRC with sequence numbers that continue the latched ones by 1 to
+	// relatchSeqWindow, and it takes over only once the latched source has
+	// been silent for relatchSilence. An off-path attacker knows neither
+	// the SSRC nor the sequence number; an on-path one can only take over
+	// a source that has already stopped.
+	relatchSilence   = time.Second
+	relatchSeqWindow = 16
+	// DefaultUnlatchedSend is how long a stream sends to the signalled
+	// address before any packet has come back from the peer (see
+	// StreamConfig.UnlatchedSend).
+	DefaultUnlatchedSend = 2 * time.Second
 	// eventQueue is the buffer of Events(); a caller cannot type faster.
 	eventQueue = 16
 	// payloadCN is comfort noise (RFC 3389): valid RTP, no audio to analyse.
@@ -50,8 +58,15 @@ type StreamConfig struct {
 	EventPT     uint8 // telephone-event payload type, if HasEvents
 	HasEvents   bool
 	Inband      bool // run the in-band DTMF detector on received audio
-	Logger      *slog.Logger
-	SRTP        *SRTP // SDES-SRTP keys of this leg (srtp.go); nil for plain RTP
+	// UnlatchedSend bounds what is sent to Remote before the first valid
+	// packet has come from the peer: about this long of packets (counted,
+	// 50 a second), then nothing until the peer speaks. Zero means
+	// DefaultUnlatchedSend; negative sends nothing before the peer does.
+	// Without the bound an INVITE whose SDP names a victim turns the
+	// gateway into an amplifier for as long as the no-RTP timeout.
+	UnlatchedSend time.Duration
+	Logger        *slog.Logger
+	SRTP          *SRTP // SDES-SRTP keys of this leg (srtp.go); nil for plain RTP
 }
 
 // Stats are a stream's counters, for the end-of-call log line and metrics.
@@ -67,13 +82,19 @@ type Stats struct {
 	Relayed              uint64 // packets forwarded out of this stream from its bridge peer
 	Relatches            uint64 // times the send address followed a new source
 	EventsSent           uint64 // key presses sent by SendEvent
+	// ForeignDropped counts valid RTP from a source other than the latched
+	// one, dropped unseen: no audio, no digits, no relay, no liveness.
+	ForeignDropped uint64
+	// UnlatchedSuppressed counts packets not sent because the peer had
+	// never sent one and the UnlatchedSend budget was spent.
+	UnlatchedSuppressed uint64
 }
 
 type counters struct {
 	packetsIn, bytesIn, garbage                  atomic.Uint64
 	packetsOut, bytesOut, sendErrors             atomic.Uint64
 	lateTicks, resyncs, events, dropped, relayed atomic.Uint64
-	relatches, eventsSent                        atomic.Uint64
+	relatches, eventsSent, foreign, suppressed   atomic.Uint64
 }
 
 // Stream is the RTP of one call leg: Run reads, the Pacer (or a bridge
@@ -91,8 +112,10 @@ type Stream struct {
 
 	lastRecv   atomic.Int64 // unix nanoseconds of the last valid packet
 	peer       atomic.Pointer[Stream]
-	resetLatch atomic.Bool
+	resetLatch atomic.Bool // SetRemote was called: Run re-reads tx.signalled and latches afresh
 	stats      counters
+	// unlatchedBudget is the number of packets UnlatchedSend allows.
+	unlatchedBudget int
 
 	rx rxState // owned by the goroutine in Run
 
@@ -109,28 +132,37 @@ type Stream struct {
 }
 
 type rxState struct {
-	buf      [maxPacket]byte
-	pkt      rtp.Packet
-	latched  netip.AddrPort // current source of valid RTP
-	cand     netip.AddrPort // a different source seen lately
-	candN    int            // valid packets in a row from cand
-	ssrc     uint32
-	haveSSRC bool
-	det      dtmf.Detector4733
-	inband   *dtmf.InbandDetector // nil when in-band detection is off
-	pcm      [maxPCM]int16
+	buf       [maxPacket]byte
+	pkt       rtp.Packet
+	latched   netip.AddrPort // the one source whose packets count; invalid until the first
+	signalled netip.AddrPort // the SDP address, as of the last SetRemote
+	lastAt    int64          // unix nanoseconds of the latched source's last packet
+	ssrc      uint32         // SSRC of the latched source's last packet
+	seq       uint16         // highest sequence number seen of ssrc from the latched source
+	haveSSRC  bool
+	cand      netip.AddrPort // a source continuing ssrc's sequence: a NAT rebinding, perhaps
+	candSeq   uint16         // highest sequence number seen from cand
+	det       dtmf.Detector4733
+	inband    *dtmf.InbandDetector // nil when in-band detection is off
+	pcm       [maxPCM]int16
 }
 
 type txState struct {
-	remote  netip.AddrPort
-	sending bool
-	marker  bool // the next packet starts a talkspurt (RFC 3550 §5.1, RFC 3551 §4.1)
-	ssrc    uint32
-	seq     uint16
-	ts      uint32 // timestamp of the next paced packet
-	play    *Playback
-	pkt     rtp.Packet
-	buf     [maxPacket]byte
+	remote    netip.AddrPort
+	signalled netip.AddrPort // what SetRemote (or the config) last said
+	// latched: a valid packet has come from the peer, so remote is an
+	// address that is talking to us. Until then at most unlatchedLeft
+	// more packets go out.
+	latched       bool
+	unlatchedLeft int
+	sending       bool
+	marker        bool // the next packet starts a talkspurt (RFC 3550 §5.1, RFC 3551 §4.1)
+	ssrc          uint32
+	seq           uint16
+	ts            uint32 // timestamp of the next paced packet
+	play          *Playback
+	pkt           rtp.Packet
+	buf           [maxPacket]byte
 	// Relay: incoming timestamps are moved into our space by a fixed
 	// offset, fixed at the first packet of each incoming SSRC.
 	relaySSRC uint32
@@ -188,14 +220,23 @@ func NewStream(cfg StreamConfig) *Stream {
 	if cfg.Inband {
 		s.rx.inband = dtmf.NewInband()
 	}
+	switch d := cfg.UnlatchedSend; {
+	case d == 0:
+		s.unlatchedBudget = int(DefaultUnlatchedSend / FrameDuration)
+	case d > 0:
+		s.unlatchedBudget = max(1, int(d/FrameDuration))
+	}
+	s.rx.signalled = cfg.Remote
 	// RFC 3550 §5.1: SSRC, sequence number and timestamp start random.
 	s.tx = txState{
-		remote:  cfg.Remote,
-		sending: true,
-		marker:  true,
-		ssrc:    rand.Uint32(),
-		seq:     uint16(rand.Uint32()),
-		ts:      rand.Uint32(),
+		remote:        cfg.Remote,
+		signalled:     cfg.Remote,
+		unlatchedLeft: s.unlatchedBudget,
+		sending:       true,
+		marker:        true,
+		ssrc:          rand.Uint32(),
+		seq:           uint16(rand.Uint32()),
+		ts:            rand.Uint32(),
 	}
 	s.tx.nextEvent = s.tx.ts
 	s.tx.pkt.Header = rtp.Header{Version: 2, PayloadType: s.pt, SSRC: s.tx.ssrc}
@@ -241,10 +282,14 @@ func (s *Stream) Remote() netip.AddrPort {
 }
 
 // SetRemote points the stream at a new address (a re-INVITE moved the
-// media) and forgets the latched source, so the next valid packets latch again.
+// media) and forgets the latched source, so the next valid packet latches
+// again, as at the start of the call: this is how signalling moves the
+// latch (see latch for the only other ways). Until a packet comes back, the
+// new address gets at most the UnlatchedSend budget of packets.
 func (s *Stream) SetRemote(ap netip.AddrPort) {
 	s.mu.Lock()
-	s.tx.remote = ap
+	s.tx.remote, s.tx.signalled = ap, ap
+	s.tx.latched, s.tx.unlatchedLeft = false, s.unlatchedBudget
 	s.mu.Unlock()
 	s.resetLatch.Store(true)
 }
@@ -271,7 +316,8 @@ func (s *Stream) Stats() Stats {
 		LateTicks: c.lateTicks.Load(), Resyncs: c.resyncs.Load(),
 		Events: c.events.Load(), EventsDropped: c.dropped.Load(),
 		Relayed: c.relayed.Load(), Relatches: c.relatches.Load(),
-		EventsSent: c.eventsSent.Load(),
+		EventsSent: c.eventsSent.Load(), ForeignDropped: c.foreign.Load(),
+		UnlatchedSuppressed: c.suppressed.Load(),
 	}
 }
 
@@ -325,10 +371,16 @@ func (s *Stream) handlePacket(b []byte, src netip.AddrPort) {
 		s.stats.garbage.Add(1) // a payload type we did not negotiate (RFC 3550 §5.1)
 		return
 	}
+	now := time.Now().UnixNano()
+	if !s.latch(src, p, now) {
+		// Not the peer's: no audio, no digits (RFC 4733 or in-band), no
+		// relay to a bridge, and it does not keep the call alive.
+		s.stats.foreign.Add(1)
+		return
+	}
 	s.stats.packetsIn.Add(1)
 	s.stats.bytesIn.Add(uint64(len(b)))
-	s.lastRecv.Store(time.Now().UnixNano())
-	s.latch(src)
+	s.lastRecv.Store(now)
 
 	if !rx.haveSSRC || p.SSRC != rx.ssrc {
 		// A new source: its timestamps and tones have nothing to do with
@@ -359,32 +411,74 @@ func (s *Stream) handlePacket(b []byte, src netip.AddrPort) {
 	}
 }
 
-// latch implements symmetric RTP (RFC 4961, "comedia"): we send to where
+// latch decides whether a valid packet from src is the peer's, and keeps
+// the send address on the peer (symmetric RTP, RFC 4961): we send to where
 // the peer's RTP really comes from, which behind a NAT is not what its SDP
-// says. The first valid source latches at once; a different source takes
-// over once it has sent relatchPackets valid packets in a row.
-func (s *Stream) latch(src netip.AddrPort) {
+// says. It reports whether the packet is to be used.
+//
+// The first valid source latches, and only these move the latch later:
+//   - SetRemote (a re-INVITE): the next valid source latches afresh;
+//   - a packet from the signalled address itself, when the latch is on some
+//     other source: the SDP address is what signalling vouched for, so a
+//     stranger who got in first (a spray of the port range at call setup)
+//     loses the stream as soon as the real peer speaks from it;
+//   - a NAT rebinding: a new source that carries the latched SSRC with
+//     sequence numbers continuing the latched ones (by 1 to
+//     relatchSeqWindow), once the latched source has been silent for
+//     relatchSilence. Its packets are dropped until then.
+//
+// Everything else is foreign (docs/media-security.md). Before this rule
+// three packets in a row from any address moved the latch, and whoever
+// sent them got the caller's audio and could press its keys.
+func (s *Stream) latch(src netip.AddrPort, p *rtp.Packet, now int64) bool {
 	rx := &s.rx
 	if s.resetLatch.Load() && s.resetLatch.Swap(false) {
-		rx.latched, rx.candN = netip.AddrPort{}, 0
+		s.mu.Lock()
+		rx.signalled = s.tx.signalled
+		s.mu.Unlock()
+		rx.latched, rx.cand = netip.AddrPort{}, netip.AddrPort{}
 	}
-	if src == rx.latched {
-		rx.candN = 0
-		return
+	switch {
+	case src == rx.latched:
+	case !rx.latched.IsValid(),
+		src == rx.signalled && rx.signalled.Port() != 0 && !rx.signalled.Addr().IsUnspecified():
+		s.moveLatch(src)
+	case rx.haveSSRC && p.SSRC == rx.ssrc && s.rebinding(src, p.SequenceNumber, now):
+		s.moveLatch(src)
+	default:
+		return false
 	}
-	if rx.latched.IsValid() {
-		if src != rx.cand {
-			rx.cand, rx.candN = src, 0
-		}
-		rx.candN++
-		if rx.candN < relatchPackets {
-			return
-		}
+	if !rx.haveSSRC || p.SSRC != rx.ssrc || int16(p.SequenceNumber-rx.seq) > 0 {
+		rx.seq = p.SequenceNumber
 	}
-	rx.latched, rx.candN = src, 0
+	rx.lastAt = now
+	return true
+}
+
+// rebinding reports whether a packet of the latched SSRC from src, a
+// source other than the latched one, completes a NAT rebinding (see
+// latch); a packet that continues the sequence but comes too soon makes
+// src the candidate, so the sequence can go on from there.
+func (s *Stream) rebinding(src netip.AddrPort, seq uint16, now int64) bool {
+	rx := &s.rx
+	ref := rx.seq
+	if src == rx.cand {
+		ref = rx.candSeq
+	}
+	if d := seq - ref; d == 0 || d > relatchSeqWindow {
+		return false
+	}
+	rx.cand, rx.candSeq = src, seq
+	return time.Duration(now-rx.lastAt) >= relatchSilence
+}
+
+// moveLatch makes src the latched source and the send address.
+func (s *Stream) moveLatch(src netip.AddrPort) {
+	rx := &s.rx
+	rx.latched, rx.cand = src, netip.AddrPort{}
 	s.mu.Lock()
 	changed := s.tx.remote != src
-	s.tx.remote = src
+	s.tx.remote, s.tx.latched = src, true
 	s.mu.Unlock()
 	if changed {
 		s.stats.relatches.Add(1)
@@ -402,10 +496,19 @@ func (s *Stream) deliver(ev dtmf.Event) {
 	}
 }
 
-// canSend reports whether there is anywhere to send; called with mu held.
+// canSend reports whether there is anywhere to send, and whether we may
+// send there yet: not past the UnlatchedSend budget to an address that has
+// never sent us a packet. Called with mu held.
 func (s *Stream) canSend() bool {
 	r := s.tx.remote
-	return s.tx.sending && r.IsValid() && r.Port() != 0 && !r.Addr().IsUnspecified()
+	if !s.tx.sending || !r.IsValid() || r.Port() == 0 || r.Addr().IsUnspecified() {
+		return false
+	}
+	if !s.tx.latched && s.tx.unlatchedLeft <= 0 {
+		s.stats.suppressed.Add(1)
+		return false
+	}
+	return true
 }
 
 // tick sends the stream's next 20 ms packet: the next frame of the current
@@ -467,6 +570,9 @@ func (s *Stream) writePacket(pt uint8, ts uint32, marker bool, payload []byte) b
 		return false
 	}
 	tx.seq++
+	if !tx.latched {
+		tx.unlatchedLeft--
+	}
 	out := tx.buf[:n]
 	if s.srtp != nil {
 		if out = s.srtp.protectTx(out); out == nil {

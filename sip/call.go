@@ -81,7 +81,8 @@ type Call struct {
 	local      sdp.Local
 	media      sdp.Media
 	reinviting bool
-	dropped    int // digits or updates dropped on full channels
+	dropped    int    // digits or updates dropped on full channels
+	unpend     func() // releases the call's place in its source's pending cap (guard.go); nil once done
 }
 
 // ID returns the Call-ID, the key of every log line of the call.
@@ -186,7 +187,9 @@ func (c *Call) Answer(ctx context.Context, local sdp.Local) (sdp.Media, error) {
 	c.mu.Lock()
 	c.state, c.media = stateConfirmed, m
 	c.mu.Unlock()
-	c.log.Info("sip call answered", "codec", m.Codec, "remote_rtp", m.Remote.String(), "transport", c.Transport())
+	c.releasePending()
+	// Debug: the gateway logs the answer once, at info, with more to say.
+	c.log.Debug("sip call answered", "codec", m.Codec, "remote_rtp", m.Remote.String(), "transport", c.Transport())
 	return m, nil
 }
 
@@ -275,6 +278,7 @@ func (c *Call) end(reason string) bool {
 	dropped := c.dropped
 	c.mu.Unlock()
 	close(c.done)
+	c.releasePending()
 	c.cancel(fmt.Errorf("%w: %s", ErrCallEnded, reason))
 	c.s.forgetDialog(c)
 	c.log.Info("sip call ended", "reason", reason, "dropped_events", dropped)
@@ -296,6 +300,18 @@ func (c *Call) response(code int, reason string, body []byte) *sip.Response {
 	}
 	res.SetBody(body)
 	return res
+}
+
+// releasePending gives back the call's place among its source's calls
+// awaiting ACK: once ACKed, or when it ends.
+func (c *Call) releasePending() {
+	c.mu.Lock()
+	f := c.unpend
+	c.unpend = nil
+	c.mu.Unlock()
+	if f != nil {
+		f()
+	}
 }
 
 // pushUpdate delivers a media update, dropping the oldest when full.

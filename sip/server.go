@@ -38,10 +38,12 @@ type Config struct {
 	UDPConn     net.PacketConn // optional pre-bound socket (tests); if nil, Listen is bound
 	TCPListener net.Listener   // optional pre-bound listener; if nil, Listen is bound
 	// SIP over TLS (tls.go): off unless TLSListen or TLSListener is set.
-	TLSListen   string       // host:port for TLS, e.g. "0.0.0.0:5061"
-	TLSConfig   *tls.Config  // certificate for TLSListen
-	TLSListener net.Listener // optional pre-bound TCP listener for TLS (tests); TLSConfig gives the certificate
-	SRTP        sdp.SRTPMode // SDES-SRTP policy for calls over TLS
+	TLSListen   string         // host:port for TLS, e.g. "0.0.0.0:5061"
+	TLSConfig   *tls.Config    // certificate for TLSListen
+	TLSListener net.Listener   // optional pre-bound TCP listener for TLS (tests); TLSConfig gives the certificate
+	SRTP        sdp.SRTPMode   // SDES-SRTP policy for calls over TLS
+	Limits      Limits         // per-source rate limits and caps (ratelimit.go); zero fields take defaults
+	Allow       []netip.Prefix // sources that may place calls (INVITE); empty: any
 }
 
 // CallHandler runs in its own goroutine for the whole call; ctx is cancelled
@@ -60,6 +62,8 @@ type Server struct {
 	tcp    net.Listener
 	tlsL   net.Listener // nil when TLS is off (tls.go)
 	parser *sip.Parser  // for the malformed-datagram check only
+	guard  *guard       // rate limits, pending-call cap, allow-list (guard.go)
+	frames tcpFrames    // TCP streams that went bad after good requests (tcpframe.go)
 
 	mu       sync.Mutex
 	dialogs  map[string]*Call // by dialogKey(callID, our tag, their tag)
@@ -107,7 +111,8 @@ func NewServer(cfg Config, h CallHandler) (*Server, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		h:       h,
-		parser:  sip.NewParser(),
+		parser:  newParser(),
+		guard:   newGuard(cfg.Limits, cfg.Allow),
 		dialogs: make(map[string]*Call),
 		invites: make(map[string]*Call),
 		extra:   make(map[string]bool),
@@ -115,6 +120,7 @@ func NewServer(cfg Config, h CallHandler) (*Server, error) {
 		tcp:     cfg.TCPListener,
 	}
 	s.badLog.every = time.Second
+	s.frames.s, s.frames.max = s, maxTCPFrames
 	if err := s.bind(); err != nil {
 		return nil, err
 	}
@@ -131,6 +137,8 @@ func NewServer(cfg Config, h CallHandler) (*Server, error) {
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.UserAgent),
 		sipgo.WithUserAgentHostname(s.cfg.PublicIP.String()),
+		sipgo.WithUserAgentParser(newParser()),
+		sipgo.WithUserAgentDNSResolver(s.noDNS()),
 		sipgo.WithUserAgentTransportLayerOptions(
 			sip.WithTransportLayerLogger(sipgoLog),
 			sip.WithTransportLayerReadFilter(s.readFilter),

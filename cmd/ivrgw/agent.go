@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/ivrgw/ivrgw/agents"
@@ -22,8 +24,10 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	ext := fs.String("ext", "", "extension (the SIP user name the softphone registers with)")
 	name := fs.String("name", "", "the agent's name")
 	skills := fs.String("skills", "support", "comma-separated skills")
-	file := fs.String("agents", "configs/agents.yaml", "agents file to append to")
-	realm := fs.String("realm", agents.DefaultRealm, "digest realm (must match the file's realm)")
+	// The same file and realm the gateway would use: IVRGW_AGENTS and
+	// IVRGW_REALM count here too, and the default is found like the gateway's.
+	file := fs.String("agents", envOr("IVRGW_AGENTS", besideBinary("configs/agents.yaml")), "agents file to append to")
+	realm := fs.String("realm", envOr("IVRGW_REALM", agents.DefaultRealm), "digest realm (must match the file's realm)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -42,6 +46,17 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ivrgw agent add:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "added agent %s (%s) to %s\npassword: %s\n(shown once; only its digest hashes are stored)\n", *ext, *name, *file, pw)
+	where := *file
+	if abs, err := filepath.Abs(where); err == nil {
+		where = abs
+	}
+	fmt.Fprintf(stdout, "added agent %s (%s) to %s\npassword: %s\n(shown once; only its digest hashes are stored)\n", *ext, *name, where, pw)
 	return 0
+}
+
+func envOr(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
 }

@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ivrgw/ivrgw/admin"
+	"github.com/ivrgw/ivrgw/sip"
 	"github.com/ivrgw/ivrgw/sip/registrar"
 	"github.com/ivrgw/ivrgw/sip/sdp"
 )
@@ -40,12 +42,21 @@ type options struct {
 	level        slog.Level
 	logFormat    string
 	gatewayID    string
+	sipLimits    sip.Limits
+	sipAllow     []netip.Prefix
+	lockout      time.Duration
+	maxLockout   time.Duration
 	drainTimeout time.Duration
 	adminToken   string
+	journeyFile  string
+	journeyLen   int64
+	maskKey      string
 	adminPublic  []string
 	// SIP over TLS and SDES-SRTP (tls.go)
 	tlsListen, tlsCert, tlsKey string
 	srtp                       sdp.SRTPMode
+
+	rtpQuarantine time.Duration // how long a released RTP port rests
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -54,11 +65,15 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.sip, "sip", "0.0.0.0:5060", "SIP listen address, UDP and TCP")
 	fs.StringVar(&o.rtpPorts, "rtp-ports", "10000-20000", "RTP port range MIN-MAX")
+	fs.DurationVar(&o.rtpQuarantine, "rtp-quarantine", 3*time.Second, "keep a released RTP port unused this long (late packets of an old call are dropped anyway: a stream takes RTP only from its latched source)")
 	fs.StringVar(&o.publicIP, "public-ip", "", "address written into SDP and Contact (default: the -sip host, or this host's first non-loopback IPv4 when that is 0.0.0.0)")
 	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "HTTP listen address for /healthz, /readyz, /metrics and /agents; off loopback it needs -admin-token")
 	fs.StringVar(&o.adminToken, "admin-token", "", "bearer token for the HTTP API (required when -http is not on loopback); prefer IVRGW_ADMIN_TOKEN over the flag, which ps shows")
 	public := fs.String("admin-public", "/healthz,/readyz", "comma-separated HTTP paths readable without the token (add /metrics for a scraper without credentials)")
-	fs.StringVar(&o.menu, "menu", "configs/menu.yaml", "menu file; reloaded on change and on SIGHUP")
+	fs.StringVar(&o.journeyFile, "journey-file", "", "append each call's journey as a JSON line to this file (\"-\" for stdout); empty: none")
+	fs.Int64Var(&o.journeyLen, "journey-stream-len", 10000, "keep about this many recent journeys in the Redis stream ivr:{pool}:journeys; 0: none")
+	fs.StringVar(&o.maskKey, "mask-callers", "", "store callers' numbers in journeys as a keyed hash with this secret instead of in the clear (prefer IVRGW_MASK_CALLERS)")
+	fs.StringVar(&o.menu, "menu", "configs/menu.yaml", "menu file; reloaded on change and on SIGHUP (a relative default is looked for in the working directory, then beside the binary)")
 	fs.StringVar(&o.prompts, "prompts", "", "directory of prompt WAVs that override the embedded set (<lang>/<name>.wav)")
 	fs.StringVar(&o.redis, "redis", "", "Redis URL for agents and queues (redis://host:port/0); empty runs an embedded in-process Redis")
 	fs.StringVar(&o.agents, "agents", "configs/agents.yaml", "agent directory file")
@@ -75,6 +90,15 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (chain) for -tls-listen")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for -tls-cert")
 	srtp := fs.String("srtp", "off", "SDES-SRTP on calls over TLS: off, optional (RTP/SAVP or plain RTP/AVP) or required (488 without it)")
+	def := sip.DefaultLimits()
+	limInvite := fs.String("sip-limit-invite", rateString(def.Invite), "INVITEs per second per source IP, RATE/BURST, or off; over it 503 + Retry-After, far over it dropped")
+	limRegister := fs.String("sip-limit-register", rateString(def.Register), "REGISTERs per second per source IP, RATE/BURST, or off")
+	limOptions := fs.String("sip-limit-options", rateString(def.Options), "OPTIONS per second per source IP, RATE/BURST, or off")
+	fs.IntVar(&o.sipLimits.MaxPending, "sip-max-pending", def.MaxPending, "calls per source IP between INVITE and ACK (each holds an RTP port); beyond it 503; 0 for no cap")
+	fs.IntVar(&o.sipLimits.MaxSources, "sip-max-sources", def.MaxSources, "source IPs tracked by the rate limits (least recently seen forgotten first)")
+	allow := fs.String("sip-allow", "", "CIDRs callers may INVITE from, comma-separated (e.g. 10.0.0.0/8,192.0.2.7); empty: any; others get 403")
+	fs.DurationVar(&o.lockout, "register-lockout", time.Second, "an agent account is locked for password guesses this long after 5 failures within a minute, doubling with each lockout")
+	fs.DurationVar(&o.maxLockout, "register-max-lockout", 5*time.Minute, "cap on that lockout")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: ivrgw [flags]\n       ivrgw validate MENU.yaml\n       ivrgw agent add -ext N -name NAME [-skills a,b]\n\nflags (each also read from IVRGW_<NAME>):\n")
 		fs.PrintDefaults()
@@ -98,6 +122,17 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// The shipped configs/ paths are relative: found from the working
+	// directory, else from the binary's own directory (an installed
+	// /opt/ivrgw/ivrgw next to /opt/ivrgw/configs), when not given.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for name, p := range map[string]*string{"menu": &o.menu, "agents": &o.agents} {
+		_, fromEnv := os.LookupEnv("IVRGW_" + strings.ToUpper(name))
+		if !given[name] && !fromEnv {
+			*p = besideBinary(*p)
+		}
+	}
 	var err error
 	if o.digestAlgs, err = registrar.CheckAlgorithms(strings.Split(*algs, ",")); err != nil {
 		return nil, fmt.Errorf("-digest-algorithms: %w", err)
@@ -105,11 +140,41 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	if o.rtpMin, o.rtpMax, err = parsePortRange(o.rtpPorts); err != nil {
 		return nil, fmt.Errorf("-rtp-ports: %w", err)
 	}
+	if o.rtpQuarantine < 0 {
+		return nil, fmt.Errorf("-rtp-quarantine %v: want 0 or more", o.rtpQuarantine)
+	}
 	if _, _, err := net.SplitHostPort(o.sip); err != nil {
 		return nil, fmt.Errorf("-sip %q: %w", o.sip, err)
 	}
 	if o.leaseTTL < 3*time.Second {
 		return nil, fmt.Errorf("-lease-ttl %v: want at least 3s (it is renewed every third of it)", o.leaseTTL)
+	}
+	for _, l := range []struct {
+		name string
+		v    string
+		dst  *sip.RateLimit
+	}{{"-sip-limit-invite", *limInvite, &o.sipLimits.Invite}, {"-sip-limit-register", *limRegister, &o.sipLimits.Register}, {"-sip-limit-options", *limOptions, &o.sipLimits.Options}} {
+		if *l.dst, err = parseRateLimit(l.v); err != nil {
+			return nil, fmt.Errorf("%s: %w", l.name, err)
+		}
+	}
+	switch {
+	case o.sipLimits.MaxPending < 0:
+		return nil, fmt.Errorf("-sip-max-pending %d: want 0 (no cap) or more", o.sipLimits.MaxPending)
+	case o.sipLimits.MaxPending == 0:
+		o.sipLimits.MaxPending = -1 // sip.Limits: negative is no cap
+	}
+	if o.sipLimits.MaxSources < 1 {
+		return nil, fmt.Errorf("-sip-max-sources %d: want at least 1", o.sipLimits.MaxSources)
+	}
+	if o.sipAllow, err = parseAllow(*allow); err != nil {
+		return nil, fmt.Errorf("-sip-allow: %w", err)
+	}
+	if o.lockout <= 0 || o.maxLockout < o.lockout {
+		return nil, fmt.Errorf("-register-lockout %v, -register-max-lockout %v: want 0 < lockout <= max", o.lockout, o.maxLockout)
+	}
+	if o.journeyLen < 0 {
+		return nil, fmt.Errorf("-journey-stream-len %d: want 0 or more", o.journeyLen)
 	}
 	if o.drainTimeout < 0 {
 		return nil, fmt.Errorf("-drain-timeout %v: want 0 (hang up at once) or more", o.drainTimeout)
@@ -135,6 +200,38 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-log-format %q: want text or json", o.logFormat)
 	}
 	return o, nil
+}
+
+// besideBinary returns rel if it exists from the working directory, else
+// the same path next to the running binary if that exists, else rel (the
+// error then names the path looked for).
+func besideBinary(rel string) string {
+	if filepath.IsAbs(rel) {
+		return rel
+	}
+	if _, err := os.Stat(rel); err == nil {
+		return rel
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return rel
+	}
+	return besideBinaryOf(rel, exe)
+}
+
+func besideBinaryOf(rel, exe string) string {
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	if p := filepath.Join(filepath.Dir(exe), rel); fileExists(p) {
+		return p
+	}
+	return rel
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func parsePortRange(s string) (int, int, error) {
@@ -194,4 +291,54 @@ func firstIPv4() netip.Addr {
 		}
 	}
 	return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+}
+
+// parseRateLimit reads RATE/BURST ("20/40"), RATE alone (burst = 2×rate),
+// or "off".
+func parseRateLimit(s string) (sip.RateLimit, error) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "off") {
+		return sip.RateLimit{Rate: -1}, nil
+	}
+	r, b, hasBurst := strings.Cut(s, "/")
+	rate, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+	if err != nil || rate <= 0 || rate > 1e6 {
+		return sip.RateLimit{}, fmt.Errorf("%q: want RATE/BURST with RATE > 0, or off", s)
+	}
+	burst := int(2 * rate)
+	if hasBurst {
+		if burst, err = strconv.Atoi(strings.TrimSpace(b)); err != nil || burst < 1 || burst > 1e6 {
+			return sip.RateLimit{}, fmt.Errorf("%q: BURST must be a whole number >= 1", s)
+		}
+	}
+	return sip.RateLimit{Rate: rate, Burst: max(burst, 1)}, nil
+}
+
+func rateString(l sip.RateLimit) string {
+	return strconv.FormatFloat(l.Rate, 'f', -1, 64) + "/" + strconv.Itoa(l.Burst)
+}
+
+// parseAllow reads a comma-separated list of CIDRs; a bare address is one
+// host (/32 or /128).
+func parseAllow(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q: %w", f, err)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", f, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

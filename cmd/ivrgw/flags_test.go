@@ -2,6 +2,8 @@ package main
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -36,5 +38,37 @@ func TestParseOptionsRefuses(t *testing.T) {
 				t.Errorf("parseOptions(%q) = %v, want an error naming %s", tt.args, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestDefaultsBesideBinary(t *testing.T) {
+	install := t.TempDir() // /opt/ivrgw: the binary and its configs/
+	if err := os.MkdirAll(filepath.Join(install, "configs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	menu := filepath.Join(install, "configs", "menu.yaml")
+	if err := os.WriteFile(menu, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(install, "ivrgw")
+	t.Chdir(t.TempDir()) // somewhere else, without configs/
+	tests := []struct{ rel, want string }{
+		{"configs/menu.yaml", menu},
+		{"configs/none.yaml", "configs/none.yaml"}, // not there either: left for the error to name
+	}
+	for _, tt := range tests {
+		if got := besideBinaryOf(tt.rel, exe); got != tt.want {
+			t.Errorf("besideBinaryOf(%q) = %q, want %q", tt.rel, got, tt.want)
+		}
+	}
+	// From the working directory first.
+	if err := os.MkdirAll("configs", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("configs/menu.yaml", []byte("y"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := besideBinary("configs/menu.yaml"); got != "configs/menu.yaml" {
+		t.Errorf("besideBinary with ./configs/menu.yaml = %q, want the working directory's", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/ivrgw/ivrgw/agents"
 	"github.com/ivrgw/ivrgw/gateway"
 	"github.com/ivrgw/ivrgw/ivr"
+	"github.com/ivrgw/ivrgw/journey"
 	"github.com/ivrgw/ivrgw/media"
 	"github.com/ivrgw/ivrgw/prompts"
 	"github.com/ivrgw/ivrgw/routing"
@@ -102,16 +104,22 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	}
 	menus, err := ivr.NewReloader(o.menu, set, log)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("menu: %w (give -menu PATH, or run from the directory holding configs/)", err)
+		}
 		return fmt.Errorf("menu: %w", err)
 	}
 	dir, err := agents.Load(o.agents)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("agents: %w (give -agents PATH, or run from the directory holding configs/)", err)
+		}
 		return fmt.Errorf("agents: %w", err)
 	}
 	if dir.Realm() != o.realm {
 		return fmt.Errorf("agents: %s was made for realm %q but -realm is %q (the stored HA1 hashes depend on it)", o.agents, dir.Realm(), o.realm)
 	}
-	ports, err := media.NewPortPool(o.rtpMin, o.rtpMax, 30*time.Second)
+	ports, err := media.NewPortPool(o.rtpMin, o.rtpMax, o.rtpQuarantine)
 	if err != nil {
 		return fmt.Errorf("rtp ports: %w", err)
 	}
@@ -148,7 +156,8 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 		return err
 	}
 	srv, err := sip.NewServer(sip.Config{Listen: o.sip, PublicIP: public, UserAgent: "ivrgw", Logger: log,
-		TLSListen: o.tlsListen, TLSConfig: tlsConf, SRTP: o.srtp},
+		TLSListen: o.tlsListen, TLSConfig: tlsConf, SRTP: o.srtp,
+		Limits: o.sipLimits, Allow: o.sipAllow},
 		func(ctx context.Context, c *sip.Call) { gw.HandleCall(ctx, c) })
 	if err != nil {
 		return fmt.Errorf("sip: %w", err)
@@ -157,10 +166,21 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 		Pool: store, Dialer: srv, Ports: ports, Prompts: set, BindIP: bind, PublicIP: public,
 		GatewayID: gwID, RingTimeout: o.ringTimeout, RenewEvery: o.leaseTTL / 3, Logger: log,
 	})
+	metrics := admin.NewMetrics()
+	sinks, closeSinks, err := journeySinks(o, store, metrics, log)
+	if err != nil {
+		return err
+	}
+	defer closeSinks()
+	mask := journey.Plain
+	if o.maskKey != "" {
+		mask = journey.Hashed(o.maskKey)
+	}
 	gw, err = gateway.New(gateway.Config{
 		PublicIP: public, BindIP: bind, Ports: ports, Pacer: pacer,
 		Menus: menus, Prompts: set, Router: fallback, Agents: store,
 		NoRTPTimeout: o.noRTPTimeout, Logger: log,
+		Journeys: sinks.sinks, MaskCaller: mask, GatewayID: gwID,
 	})
 	if err != nil {
 		return err
@@ -172,6 +192,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	reg := registrar.New(registrar.Config{
 		Realm: o.realm, Directory: gateway.Directory{Dir: dir},
 		Bindings: bindings, Logger: log, Algorithms: o.digestAlgs,
+		AccountLockout: o.lockout, AccountMaxLockout: o.maxLockout,
 	})
 	srv.Handle("REGISTER", reg.ServeRegister)
 
@@ -182,17 +203,24 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	go pacer.Start(ctx)
 	go func() { sipDone <- srv.Run(ctx) }()
 	go menus.Watch(ctx, 2*time.Second)
-	go reloadOnHUP(ctx, menus, log)
+	go reloadOnHUP(ctx, menus)
 	go store.RunSweeper(ctx, time.Second)
+	go gateway.ReapOrphans(ctx, store, srv, gwID, time.Second, log)
 
-	metrics := admin.NewMetrics()
-	registerMetrics(metrics, gw, pacer, ports)
+	registerMetrics(metrics, gw, pacer, ports, menus)
+	if sinks.stream != nil {
+		go sinks.stream.Run(ctx, log)
+	}
 	probe := &admin.StoreProbe{}
 	probe.Register(metrics)
-	go probe.Run(ctx, store, 5*time.Second, log)
-	api := admin.Handler(admin.Config{Agents: store, Calls: gw, Metrics: metrics, Drain: srv.Draining,
-		Token: o.adminToken, Public: o.adminPublic, Logger: log})
-	hs := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second}
+	go probe.Run(ctx, store, time.Second, log)
+	api := admin.Handler(admin.Config{Agents: store, Calls: gw, Metrics: metrics, Live: gw, Drain: srv.Draining,
+		Supervisor: &admin.Supervisor{Live: gw, Agents: probe, Funnel: sinks.metrics},
+		Token:      o.adminToken, Public: o.adminPublic, Logger: log})
+	// Requests live under ctx: the supervisor's event streams end when the
+	// gateway stops instead of holding Shutdown up.
+	hs := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 	go func() {
 		if err := hs.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
@@ -300,7 +328,7 @@ func loadPrompts(dir string) (*prompts.Set, error) {
 	return prompts.LoadDir(dir)
 }
 
-func reloadOnHUP(ctx context.Context, r *ivr.Reloader, log *slog.Logger) {
+func reloadOnHUP(ctx context.Context, r *ivr.Reloader) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -309,9 +337,7 @@ func reloadOnHUP(ctx context.Context, r *ivr.Reloader, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			if err := r.Reload(); err != nil {
-				log.Error("menu reload refused, previous menu stays in service", "err", err)
-			}
+			_ = r.Refresh("sighup") // logged by Refresh, as a file change is
 		}
 	}
 }

@@ -1,14 +1,25 @@
 package main
 
 import (
+	"fmt"
+	"log/slog"
+	"os"
+
 	"github.com/ivrgw/ivrgw/admin"
 	"github.com/ivrgw/ivrgw/gateway"
+	"github.com/ivrgw/ivrgw/ivr"
+	"github.com/ivrgw/ivrgw/journey"
 	"github.com/ivrgw/ivrgw/media"
+	"github.com/ivrgw/ivrgw/routing"
 )
 
 // registerMetrics exposes the figures the packages keep. Each is read at
 // scrape time from memory; none touches Redis.
-func registerMetrics(m *admin.Metrics, gw *gateway.Gateway, pacer *media.Pacer, ports *media.PortPool) {
+func registerMetrics(m *admin.Metrics, gw *gateway.Gateway, pacer *media.Pacer, ports *media.PortPool, menus *ivr.Reloader) {
+	m.CounterVec("ivrgw_menu_reloads_total", "Menu reloads (SIGHUP or a file change) by result: ok, or refused (the old menu stayed).", "result", func() map[string]float64 {
+		ok, failed := menus.Reloads()
+		return map[string]float64{"ok": float64(ok), "refused": float64(failed)}
+	})
 	m.Gauge("ivrgw_calls_active", "Calls in progress.", func() float64 { return float64(gw.ActiveCalls()) })
 	m.Counter("ivrgw_calls_total", "Calls handled since start.", func() float64 { return float64(gw.TotalCalls()) })
 	m.Counter("ivrgw_rtp_sent_total", "RTP pacer ticks served (packets sent, or skipped on hold).", func() float64 { return float64(pacer.Stats().Sent) })
@@ -19,4 +30,56 @@ func registerMetrics(m *admin.Metrics, gw *gateway.Gateway, pacer *media.Pacer, 
 	m.Gauge("ivrgw_rtp_send_lateness_max_seconds", "Largest lateness of an RTP send against its deadline, since start.", func() float64 { return pacer.Stats().Max.Seconds() })
 	m.Gauge("ivrgw_rtp_ports", "RTP ports (even/odd pairs) in the -rtp-ports range.", func() float64 { return float64(ports.Size()) })
 	m.Gauge("ivrgw_rtp_ports_in_use", "RTP port pairs held by calls.", func() float64 { return float64(ports.InUse()) })
+	m.Gauge("ivrgw_rtp_ports_quarantined", "RTP port pairs released and resting (-rtp-quarantine) before reuse.", func() float64 { return float64(ports.Quarantined()) })
+	m.GaugeVec("ivrgw_calls_in_state", "Calls in progress on this gateway by where they are: menu, escalating, queued, ringing, with_agent.", "state", func() map[string]float64 {
+		out := map[string]float64{}
+		for _, c := range gw.Calls() {
+			out[c.State]++
+		}
+		return out
+	})
+	m.GaugeVec("ivrgw_queue_calls", "Callers of this gateway waiting in each queue (sum over gateways for the pool).", "queue", func() map[string]float64 {
+		out := map[string]float64{}
+		for _, c := range gw.Calls() {
+			if c.State == journey.LiveQueued || c.State == journey.LiveRinging {
+				out[c.Queue]++
+			}
+		}
+		return out
+	})
+}
+
+// journeyOut is where journeys go: the metrics always, a JSON-lines file
+// and the Redis stream when configured.
+type journeyOut struct {
+	sinks   journey.Sinks
+	metrics *admin.JourneyMetrics
+	stream  *routing.JourneyStream // nil when off; its writer must be run
+}
+
+func journeySinks(o *options, store *routing.Store, m *admin.Metrics, log *slog.Logger) (journeyOut, func(), error) {
+	jm := admin.NewJourneyMetrics(m)
+	out := journeyOut{sinks: journey.Sinks{jm}, metrics: jm}
+	closer := func() {}
+	switch o.journeyFile {
+	case "":
+	case "-":
+		out.sinks = append(out.sinks, journey.NewWriter(os.Stdout))
+	default:
+		f, err := os.OpenFile(o.journeyFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil {
+			return out, nil, fmt.Errorf("-journey-file: %w", err)
+		}
+		out.sinks = append(out.sinks, journey.NewWriter(f))
+		closer = func() {
+			if err := f.Close(); err != nil {
+				log.Warn("journey file close failed", "err", err)
+			}
+		}
+	}
+	if o.journeyLen > 0 {
+		out.stream = store.Journeys(o.journeyLen)
+		out.sinks = append(out.sinks, out.stream)
+	}
+	return out, closer, nil
 }
