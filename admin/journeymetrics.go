@@ -26,6 +26,7 @@ type JourneyMetrics struct {
 	rtpIn      prometheus.Counter
 	rtpOut     prometheus.Counter
 	rtpLate    prometheus.Counter
+	rtpLost    prometheus.Counter
 	rtpForeign prometheus.Counter
 
 	mu     sync.Mutex
@@ -98,6 +99,7 @@ func NewJourneyMetrics(m *Metrics) *JourneyMetrics {
 		queueWait:  h("ivrgw_queue_wait_seconds", "Time from joining a queue to an agent answering.", personBuckets),
 		rtpIn:      c("ivrgw_rtp_received_packets_total", "Valid RTP packets received from callers, counted at the end of each call."),
 		rtpOut:     c("ivrgw_rtp_sent_packets_total", "RTP packets sent to callers, counted at the end of each call."),
+		rtpLost:    c("ivrgw_rtp_lost_packets_total", "RTP packets lost on the way from callers (RFC 3550 expected minus received), counted at the end of each call."),
 		rtpLate:    c("ivrgw_rtp_late_packets_total", "RTP packets the pacer sent late to catch up, counted at the end of each call."),
 		rtpForeign: c("ivrgw_rtp_foreign_dropped_total", "Datagrams dropped on a call's RTP port because they were not that call's media (wrong source, not RTP), counted at the end of each call."),
 	}
@@ -125,6 +127,7 @@ func (m *JourneyMetrics) Record(j *journey.Journey) {
 	}
 	m.rtpIn.Add(float64(j.RTPIn))
 	m.rtpOut.Add(float64(j.RTPOut))
+	m.rtpLost.Add(float64(j.RTPLost))
 	m.rtpLate.Add(float64(j.RTPLate))
 	m.rtpForeign.Add(float64(j.RTPForeign))
 

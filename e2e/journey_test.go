@@ -122,6 +122,12 @@ func TestJourneyAndMetrics(t *testing.T) {
 		"ivrgw_agents_registered 1",
 		"ivrgw_agent_store_up 1",
 		"ivrgw_rtp_ports_quarantined ",
+		`ivrgw_sip_invite_responses_total{code="100"} 1`,
+		`ivrgw_sip_invite_responses_total{code="200"} 1`,
+		"ivrgw_registrations 1",
+		"ivrgw_rtp_lost_packets_total 0",
+		`ivrgw_menu_reloads_total{result="ok"} 0`,
+		`ivrgw_sip_rate_limited_total{method="INVITE"} 0`,
 		"go_goroutines ",
 		"process_cpu_seconds_total ",
 	} {

@@ -76,7 +76,12 @@ type FallbackConfig struct {
 }
 
 // Fallback connects callers to agents: queue, claim, ring, bridge, release.
-type Fallback struct{ cfg FallbackConfig }
+type Fallback struct {
+	cfg FallbackConfig
+
+	mu   sync.Mutex
+	live map[string]routing.Claim // claims held by calls on this gateway, by agent
+}
 
 // NewFallback fills in defaults.
 func NewFallback(cfg FallbackConfig) *Fallback {
@@ -98,7 +103,33 @@ func NewFallback(cfg FallbackConfig) *Fallback {
 	if cfg.RenewEvery <= 0 {
 		cfg.RenewEvery = 5 * time.Second
 	}
-	return &Fallback{cfg: cfg}
+	return &Fallback{cfg: cfg, live: map[string]routing.Claim{}}
+}
+
+// LiveClaims returns the claims this gateway's calls hold now: after the
+// agents' store was emptied they are renewed first (which restores them)
+// so no agent on a call here is offered another.
+func (f *Fallback) LiveClaims() []routing.Claim {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]routing.Claim, 0, len(f.live))
+	for _, c := range f.live {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (f *Fallback) hold(c routing.Claim) func() {
+	f.mu.Lock()
+	f.live[c.Ext] = c
+	f.mu.Unlock()
+	return func() {
+		f.mu.Lock()
+		if f.live[c.Ext].Token == c.Token {
+			delete(f.live, c.Ext)
+		}
+		f.mu.Unlock()
+	}
 }
 
 // Connect implements Router. It returns nil once the caller was bridged to an
@@ -259,6 +290,7 @@ func numberPrompt(n int) string {
 // false the next agent is tried.
 func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queue string, t ivr.Transfer, log *slog.Logger) (done bool, err error) {
 	log = log.With("agent", claim.Ext)
+	defer f.hold(claim)()
 	release := func(o routing.Outcome) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()

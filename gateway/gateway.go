@@ -228,6 +228,7 @@ func (g *Gateway) finishJourney(tr *tracker, sum *summary, transport string) {
 		j.Path, j.Keys, j.Outcome = sum.menu.Path, sum.menu.Keys, sum.menu.Outcome
 		j.RTPIn, j.RTPOut = sum.rtp.PacketsIn, sum.rtp.PacketsOut
 		j.RTPLate, j.RTPForeign = sum.rtp.LateTicks, sum.rtp.ForeignDropped+sum.rtp.Garbage
+		j.RTPLost = sum.rtp.Lost
 	})
 	if j != nil && g.cfg.Journeys != nil {
 		g.cfg.Journeys.Record(j)

@@ -88,6 +88,11 @@ type Stats struct {
 	// UnlatchedSuppressed counts packets not sent because the peer had
 	// never sent one and the UnlatchedSend budget was spent.
 	UnlatchedSuppressed uint64
+	// Lost is the cumulative number of packets lost from the peer (RFC 3550
+	// §6.4.1 and A.3: expected from the sequence numbers minus received),
+	// summed over its SSRCs; duplicates can make a source's figure low,
+	// never negative.
+	Lost uint64
 }
 
 type counters struct {
@@ -95,6 +100,7 @@ type counters struct {
 	packetsOut, bytesOut, sendErrors             atomic.Uint64
 	lateTicks, resyncs, events, dropped, relayed atomic.Uint64
 	relatches, eventsSent, foreign, suppressed   atomic.Uint64
+	lost                                         atomic.Uint64
 }
 
 // Stream is the RTP of one call leg: Run reads, the Pacer (or a bridge
@@ -142,6 +148,7 @@ type rxState struct {
 	haveSSRC  bool
 	cand      netip.AddrPort // a source continuing ssrc's sequence: a NAT rebinding, perhaps
 	candSeq   uint16         // highest sequence number seen from cand
+	loss      lossState
 	det       dtmf.Detector4733
 	inband    *dtmf.InbandDetector // nil when in-band detection is off
 	pcm       [maxPCM]int16
@@ -317,7 +324,7 @@ func (s *Stream) Stats() Stats {
 		Events: c.events.Load(), EventsDropped: c.dropped.Load(),
 		Relayed: c.relayed.Load(), Relatches: c.relatches.Load(),
 		EventsSent: c.eventsSent.Load(), ForeignDropped: c.foreign.Load(),
-		UnlatchedSuppressed: c.suppressed.Load(),
+		UnlatchedSuppressed: c.suppressed.Load(), Lost: c.lost.Load(),
 	}
 }
 
@@ -386,11 +393,13 @@ func (s *Stream) handlePacket(b []byte, src netip.AddrPort) {
 		// A new source: its timestamps and tones have nothing to do with
 		// the old one's (RFC 3550 §8.2).
 		rx.ssrc, rx.haveSSRC = p.SSRC, true
+		rx.loss.restart(p.SequenceNumber)
 		rx.det.Reset()
 		if rx.inband != nil {
 			rx.inband.Reset()
 		}
 	}
+	s.stats.lost.Store(rx.loss.add(p.SequenceNumber))
 	switch {
 	case isEvent:
 		if ev, ok := rx.det.Feed(p.Timestamp, p.Marker, p.Payload); ok {

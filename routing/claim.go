@@ -117,7 +117,8 @@ func checkClaimArgs(skill, callID, gatewayID string) error {
 // Renew extends the claim's lease by LeaseTTL. Call it every few seconds
 // (well inside LeaseTTL) while the call lives. ErrLeaseLost means the lease
 // expired or the agent was given to another claim: the agent may be offered
-// other calls now.
+// other calls now. When the store has lost the agent altogether (emptied by
+// a restart without persistence) the renewal puts the claim back, on_call.
 func (s *Store) Renew(ctx context.Context, c Claim) error {
 	return s.lease(ctx, "renew lease", "renew", c)
 }
@@ -128,7 +129,7 @@ func (s *Store) Answered(ctx context.Context, c Claim) error {
 }
 
 func (s *Store) lease(ctx context.Context, what, mode string, c Claim) error {
-	v, err := s.run(ctx, scriptLease, c.Ext, c.Token, s.opts.LeaseTTL.Milliseconds(), mode)
+	v, err := s.run(ctx, scriptLease, c.Ext, c.Token, s.opts.LeaseTTL.Milliseconds(), mode, c.CallID, c.GatewayID)
 	if err != nil {
 		return s.fail(ctx, what+" "+c.Ext, err)
 	}

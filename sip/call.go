@@ -173,6 +173,7 @@ func (c *Call) Answer(ctx context.Context, local sdp.Local) (sdp.Media, error) {
 		c.end(reasonCancel)
 		return sdp.Media{}, fmt.Errorf("answer call: send 200: %w", err)
 	}
+	c.s.inviteCodes.add(200)
 	ack, err := c.await2xx(ctx, res, c.invite.CSeq().SeqNo)
 	if err != nil {
 		return sdp.Media{}, fmt.Errorf("answer call: %w", err)
@@ -211,6 +212,7 @@ func (c *Call) Reject(code int, reason string) error {
 	if err != nil {
 		return fmt.Errorf("reject with %d: %w", code, err)
 	}
+	c.s.inviteCodes.add(code)
 	c.log.Info("sip call rejected", "code", code)
 	return nil
 }
@@ -250,6 +252,7 @@ func (c *Call) terminate(ctx context.Context, reason string) error {
 		if err := c.tx.Respond(res); err != nil {
 			return fmt.Errorf("end call: %w", err)
 		}
+		c.s.inviteCodes.add(res.StatusCode)
 	case stateAnswering, stateConfirmed:
 		// The call's own context is cancelled by now, and handlers pass it:
 		// the BYE gets a detached one, bounded (RFC 3261 Timer F is 64*T1).

@@ -120,6 +120,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	trying.AppendHeader(sip.NewHeader("Server", c.s.cfg.UserAgent))
 	if err := tx.Respond(trying); err != nil {
 		c.log.Debug("sip send 100 failed", "error", err)
+	} else {
+		c.s.inviteCodes.add(100)
 	}
 	// sipgo answers a matching CANCEL with 200 and the INVITE with 487
 	// (RFC 3261 §9.2); we only end the call.

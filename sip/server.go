@@ -63,7 +63,9 @@ type Server struct {
 	tlsL   net.Listener // nil when TLS is off (tls.go)
 	parser *sip.Parser  // for the malformed-datagram check only
 	guard  *guard       // rate limits, pending-call cap, allow-list (guard.go)
-	frames tcpFrames    // TCP streams that went bad after good requests (tcpframe.go)
+
+	inviteCodes responseCodes // responses to INVITEs by status (codes.go)
+	frames      tcpFrames     // TCP streams that went bad after good requests (tcpframe.go)
 
 	mu       sync.Mutex
 	dialogs  map[string]*Call // by dialogKey(callID, our tag, their tag)

@@ -149,6 +149,8 @@ func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, r
 	res.AppendHeader(sip.NewHeader("Server", s.cfg.UserAgent))
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("sip respond failed", "code", code, "call_id", callID(req), "error", err)
+	} else if req.IsInvite() {
+		s.inviteCodes.add(code)
 	}
 }
 

@@ -185,7 +185,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	if err != nil {
 		return err
 	}
-	bindings := gateway.Bindings{Store: store, Dir: dir}
+	bindings := gateway.NewBindings(store, dir)
 	if err := bindings.Sync(ctx); err != nil {
 		log.Warn("agent store not reachable at start; agents appear as they register", "err", err)
 	}
@@ -206,8 +206,9 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	go reloadOnHUP(ctx, menus)
 	go store.RunSweeper(ctx, time.Second)
 	go gateway.ReapOrphans(ctx, store, srv, gwID, time.Second, log)
+	go bindings.Run(ctx, time.Second, fallback.LiveClaims, log)
 
-	registerMetrics(metrics, gw, pacer, ports, menus)
+	registerMetrics(metrics, gw, srv, bindings, pacer, ports, menus)
 	if sinks.stream != nil {
 		go sinks.stream.Run(ctx, log)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 
 	"github.com/ivrgw/ivrgw/admin"
 	"github.com/ivrgw/ivrgw/gateway"
@@ -11,11 +12,30 @@ import (
 	"github.com/ivrgw/ivrgw/journey"
 	"github.com/ivrgw/ivrgw/media"
 	"github.com/ivrgw/ivrgw/routing"
+	"github.com/ivrgw/ivrgw/sip"
 )
 
 // registerMetrics exposes the figures the packages keep. Each is read at
 // scrape time from memory; none touches Redis.
-func registerMetrics(m *admin.Metrics, gw *gateway.Gateway, pacer *media.Pacer, ports *media.PortPool, menus *ivr.Reloader) {
+func registerMetrics(m *admin.Metrics, gw *gateway.Gateway, srv *sip.Server, bindings *gateway.Bindings, pacer *media.Pacer, ports *media.PortPool, menus *ivr.Reloader) {
+	m.CounterVec("ivrgw_sip_invite_responses_total", "Responses sent to INVITEs, by status code (100 included; retransmissions not).", "code", func() map[string]float64 {
+		out := map[string]float64{}
+		for code, n := range srv.InviteResponses() {
+			out[strconv.Itoa(code)] = float64(n)
+		}
+		return out
+	})
+	byMethod := func(c sip.MethodCounts) map[string]float64 {
+		return map[string]float64{"INVITE": float64(c.Invite), "REGISTER": float64(c.Register), "OPTIONS": float64(c.Options)}
+	}
+	m.CounterVec("ivrgw_sip_rate_limited_total", "Requests over their source's rate limit answered 503 + Retry-After, by method.", "method", func() map[string]float64 { return byMethod(srv.Stats().Limited) })
+	m.CounterVec("ivrgw_sip_rate_dropped_total", "Requests far over their source's rate limit dropped without an answer, by method.", "method", func() map[string]float64 { return byMethod(srv.Stats().Dropped) })
+	m.Counter("ivrgw_sip_pending_refused_total", "INVITEs answered 503: the source had -sip-max-pending calls waiting for ACK.", func() float64 { return float64(srv.Stats().PendingRefused) })
+	m.Counter("ivrgw_sip_forbidden_total", "INVITEs answered 403: the source is outside -sip-allow.", func() float64 { return float64(srv.Stats().Forbidden) })
+	m.Counter("ivrgw_sip_names_refused_total", "Host names from the network the gateway was asked to resolve and did not.", func() float64 { return float64(srv.Stats().NamesRefused) })
+	m.Gauge("ivrgw_sip_limit_sources", "Source addresses tracked by the SIP rate limits.", func() float64 { return float64(srv.Stats().Sources) })
+	m.Gauge("ivrgw_registrations", "Agent registrations this gateway accepted and that have not expired.", func() float64 { return float64(bindings.Accepted()) })
+	m.Counter("ivrgw_bindings_rewrites_total", "Times this gateway wrote its accepted registrations back to an agents' store that had lost them or been down.", func() float64 { return float64(bindings.Rewrites()) })
 	m.CounterVec("ivrgw_menu_reloads_total", "Menu reloads (SIGHUP or a file change) by result: ok, or refused (the old menu stayed).", "result", func() map[string]float64 {
 		ok, failed := menus.Reloads()
 		return map[string]float64{"ok": float64(ok), "refused": float64(failed)}

@@ -1,8 +1,21 @@
 -- lease.lua: renew a claim's lease, optionally marking it answered.
--- ARGV: prefix, ext, token, lease_ms, mode ('renew' | 'answer')
+-- ARGV: prefix, ext, token, lease_ms, mode ('renew' | 'answer'), call_id, gateway_id
 -- Returns 1, or 0 when the lease is lost (lapsed, or the agent has another claim).
 local ext, token, lease, mode = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local call, gw = ARGV[6] or '', ARGV[7] or ''
 local a = akey(ext)
+if call ~= '' and redis.call('EXISTS', a) == 0 then
+  -- The store was emptied (a restart without persistence, a flush) while
+  -- this gateway's call holds the agent: put the claim back before anyone
+  -- can see the agent as free. Skills and binding follow from the gateway.
+  local now = now_ms()
+  redis.call('SADD', AGENTS, ext)
+  redis.call('HSET', a, 'state', 'on_call', 'misses', 0, 'call', call, 'gw', gw,
+    'claim', token, 'claimed_at', num(now), 'answered_at', num(now))
+  redis.call('SET', lkey(ext), token, 'PX', lease)
+  redis.call('ZADD', BUSY, num(now + lease), ext)
+  return 1
+end
 local st = redis.call('HGET', a, 'state')
 if redis.call('HGET', a, 'claim') ~= token or (st ~= 'ringing' and st ~= 'on_call') then
   return 0
