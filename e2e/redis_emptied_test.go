@@ -90,3 +90,50 @@ func TestRedisEmptiedBindingsRewritten(t *testing.T) {
 		t.Errorf("the first call ended at %v; Redis losing its data must not end calls", ac1.EndedAt())
 	}
 }
+
+// TestRedisEmptiedQueuedCallerKeepsWaiting: a caller waiting in the queue
+// when Redis loses its data is queued again (not told "no one can take
+// your call"), and reaches the agent once the agent's current call ends.
+func TestRedisEmptiedQueuedCallerKeepsWaiting(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	url := fbRealRedis(t)
+	g := startGateway(t, "-redis", url, "-lease-ttl", "3s", "-ring-timeout", "5s")
+	ag := agentStart(t, g, "1002", agent.AutoAnswer)
+
+	start := time.Now()
+	c1 := fbCaller(ctx, t, g, "5550101", "First Caller")
+	fbAskForPerson(ctx, t, c1, start)
+	ac1 := fbWaitCall(ctx, t, ag)
+	fbWaitAnswered(ctx, t, ac1, "agent")
+
+	start2 := time.Now()
+	c2 := fbCaller(ctx, t, g, "5550102", "Second Caller")
+	fbAskForPerson(ctx, t, c2, start2)
+	if _, err := g.waitLog(ctx, "caller queued", c2.CallID()); err != nil {
+		t.Fatal(err)
+	}
+	if got := redisCommand(t, url, "FLUSHALL"); got != "+OK\r\n" {
+		t.Fatalf("FLUSHALL = %q", got)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer wcancel()
+	if _, err := g.waitLog(wctx, "queue entry lost; queued again", c2.CallID()); err != nil {
+		t.Fatalf("%v\n%s", err, g.Log())
+	}
+	if _, err := fbWaitAgent(wctx, g.HTTP, "1002", func(a fbAgentInfo) bool { return a.Registered && a.State == "on_call" }); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := ac1.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ac2 := fbWaitCall(ctx, t, ag)
+	if user, _ := ac2.From(); user != "5550102" {
+		t.Errorf("agent's next call is from %q, want the queued caller 5550102", user)
+	}
+	fbWaitAnswered(ctx, t, ac2, "agent")
+	if n := fbLogCount(g, "claim failed", c2.CallID()); n != 0 {
+		t.Errorf("queued caller's claim failed %d times, want 0 (queued again instead)", n)
+	}
+}

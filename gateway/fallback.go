@@ -195,6 +195,14 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 			}
 			continue
 		case errors.Is(err, routing.ErrNoAgent), errors.Is(err, routing.ErrNotHead):
+		case errors.Is(err, routing.ErrNotQueued):
+			// The entry is gone while the caller waits: the store lost its
+			// data (restarted empty) or our heartbeat lapsed. Queue again
+			// rather than drop a caller who is still on the line.
+			log.Warn("queue entry lost; queued again")
+			if _, err := f.cfg.Pool.Enqueue(ctx, queue, id, t.Priority, f.cfg.GatewayID); err != nil {
+				return f.unavailable(ctx, leg, t, err)
+			}
 		default:
 			log.Error("claim failed", "err", err)
 			return f.unavailable(ctx, leg, t, err)

@@ -61,6 +61,9 @@ func dialogOf(req *sip.Request, fallback netip.AddrPort) Dialog {
 // ErrBadDialog: a stored Dialog that cannot be sent as it is.
 var ErrBadDialog = errors.New("sip: bad stored dialog")
 
+// ErrUnreachable: a stored dialog's leg cannot be reached from here.
+var ErrUnreachable = errors.New("sip: leg not reachable from this gateway")
+
 // EndDialog sends the BYE of a dialog another gateway held, from this
 // server's socket, and waits for the answer (bounded by ctx). Only an IP
 // literal destination is used: nothing from a stored dialog is ever
@@ -86,7 +89,14 @@ func (s *Server) EndDialog(ctx context.Context, d Dialog) error {
 		return fmt.Errorf("%w: call-id or route", ErrBadDialog)
 	}
 	transport := strings.ToUpper(d.Transport)
-	if transport != "TCP" {
+	switch transport {
+	case "TCP":
+	case "TLS", "WS", "WSS":
+		// The leg's connection died with its gateway (the kernel closes
+		// the sockets of a killed process, and the phone sees it); another
+		// gateway has no connection to send on and must not dial one.
+		return fmt.Errorf("end dialog %s: %w: its %s connection was the dead gateway's", d.CallID, ErrUnreachable, transport)
+	default:
 		transport = "UDP"
 	}
 	req := sip.NewRequest(sip.BYE, target)

@@ -302,10 +302,10 @@ func parseRateLimit(s string) (sip.RateLimit, error) {
 	}
 	r, b, hasBurst := strings.Cut(s, "/")
 	rate, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
-	if err != nil || rate <= 0 || rate > 1e6 {
+	if err != nil || !(rate > 0 && rate <= 1e6) { // also refuses NaN
 		return sip.RateLimit{}, fmt.Errorf("%q: want RATE/BURST with RATE > 0, or off", s)
 	}
-	burst := int(2 * rate)
+	burst := int(min(2*rate, 1e6))
 	if hasBurst {
 		if burst, err = strconv.Atoi(strings.TrimSpace(b)); err != nil || burst < 1 || burst > 1e6 {
 			return sip.RateLimit{}, fmt.Errorf("%q: BURST must be a whole number >= 1", s)
