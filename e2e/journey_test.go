@@ -121,6 +121,11 @@ func TestJourneyAndMetrics(t *testing.T) {
 		`ivrgw_agents{state="offline"}`, // the directory's agents who never registered
 		"ivrgw_agents_registered 1",
 		"ivrgw_agent_store_up 1",
+		"ivrgw_agent_store_ping_seconds ",
+		"ivrgw_agent_store_ping_failures_total 0",
+		"ivrgw_rtp_ports_in_use 0",
+		"ivrgw_rtp_received_packets_total ",
+		"ivrgw_rtp_foreign_dropped_total 0",
 		"ivrgw_rtp_ports_quarantined ",
 		`ivrgw_sip_invite_responses_total{code="100"} 1`,
 		`ivrgw_sip_invite_responses_total{code="200"} 1`,
