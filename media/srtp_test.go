@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -228,10 +229,36 @@ func TestSRTPPathAllocs(t *testing.T) {
 	send := testing.AllocsPerRun(300, s.tick)
 	peer := newSRTPPeer(t, s, 0, srtpKeyB, srtpKeyA)
 	frame := bytes.Repeat([]byte{0x55}, FrameSamples)
-	recv := testing.AllocsPerRun(300, func() {
-		peer.sendSRTP(t, 0, 160, false, frame)
-		receiveOne(t, s)
-	})
+	// The peer's packets are protected beforehand: only the stream's own
+	// work (unprotect, latch, detect) is measured, not the test peer's.
+	const warm, runs = 20, 300
+	pkts := make([][]byte, warm+runs+1)
+	for i := range pkts {
+		pkts[i] = bytes.Clone(peer.sendSRTP(t, 0, 160*uint32(i+1), false, frame))
+	}
+	// sendSRTP also wrote them to the socket: discard those unread.
+	_ = s.conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	for {
+		if _, _, err := s.conn.ReadFromUDPAddrPort(s.rx.buf[:]); err != nil {
+			break
+		}
+	}
+	_ = s.conn.SetReadDeadline(time.Time{})
+	src := peer.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	j := 0
+	feed := func() {
+		n := copy(s.rx.buf[:], pkts[j])
+		j++
+		s.handlePacket(s.rx.buf[:n], src)
+	}
+	for range warm {
+		feed()
+	}
+	recv := testing.AllocsPerRun(runs-1, feed)
+	if got := s.Stats().PacketsIn; got != uint64(warm+runs) {
+		t.Fatalf("stream took %d packets, want %d: the measured path was not the receive path", got, warm+runs)
+	}
 	if send != 0 || recv != 0 {
 		t.Errorf("srtp allocs/packet: send %v, receive %v, want 0 and 0", send, recv)
 	}

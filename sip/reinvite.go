@@ -50,21 +50,24 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	local.Version++
 	local.Codecs = []uint8{c.media.Codec} // keep the codec
 	c.mu.Unlock()
-	defer func() {
+	done := func() {
 		c.mu.Lock()
 		c.reinviting = false
 		c.mu.Unlock()
-	}()
+	}
+	defer done()
 
 	offer := req.Body()
 	body, m, code, reason, err := answerReoffer(offer, local)
 	if err != nil {
 		c.log.Info("sip re-invite refused", "code", code, "error", err)
+		done() // before the answer: the peer may try again at once
 		s.respond(req, tx, code, reason)
 		return
 	}
 	if len(offer) > 0 && c.srtpChanged(m) {
 		c.log.Info("sip re-invite refused", "code", 488, "error", "srtp keys changed")
+		done()
 		s.respond(req, tx, 488, "Not Acceptable Here")
 		return
 	}
@@ -91,6 +94,9 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.target = *ct.Address.Clone() // RFC 3261 §12.2.2: target refresh
 	}
 	c.local, c.media = local, m
+	// Done before the update is pushed: a peer that reacts to the new
+	// media with the next re-INVITE must not find this one in progress.
+	c.reinviting = false
 	c.mu.Unlock()
 	c.log.Info("sip media updated", "remote_rtp", m.Remote.String(), "hold", m.Hold, "direction", m.Direction.String())
 	c.pushUpdate(m)
