@@ -34,6 +34,24 @@ type Leg struct {
 	// Note records a step of the caller's journey (queued, ringing,
 	// answered...); nil records nothing.
 	Note func(journey.Step)
+	// Go runs a goroutine of the call in the call's errgroup, under a
+	// recover; it must return once ctx given to it ends. nil: a plain
+	// goroutine with a recover (tests).
+	Go func(name string, fn func() error)
+}
+
+// goSafe starts fn as one of the call's goroutines.
+func (l *Leg) goSafe(name string, fn func() error) {
+	if l.Go != nil {
+		l.Go(name, fn)
+		return
+	}
+	log := l.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	g, _ := newGroup(context.Background(), log)
+	g.Go(name, fn)
 }
 
 // note records s in the journey, if the leg keeps one.
@@ -77,6 +95,7 @@ type channel struct {
 	keys   <-chan byte
 	tap    *digitTap
 	tr     *tracker
+	grp    *group // the call's goroutines
 	ended  string // set by the session goroutine only
 }
 
@@ -110,6 +129,9 @@ func (ch *channel) Transfer(ctx context.Context, t ivr.Transfer) error {
 		Clips:  func(lang string, names ...string) []*media.Clip { return ch.clips(lang, names) }}
 	if ch.tr != nil {
 		leg.Note = ch.tr.step
+	}
+	if ch.grp != nil {
+		leg.Go = ch.grp.Go
 	}
 	if ch.tr != nil {
 		ch.tr.step(journey.Step{Kind: journey.StepEscalate, Reason: t.Reason, Queue: t.Queue})

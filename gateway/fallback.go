@@ -33,6 +33,7 @@ type AgentPool interface {
 	EstimatedWait(ctx context.Context, queue, skill string, position int) (time.Duration, error)
 	RecordHandleTime(ctx context.Context, queue string, d time.Duration) error
 	Subscribe(ctx context.Context) <-chan struct{}
+	SaveDialogs(ctx context.Context, c routing.Claim, data []byte) error
 }
 
 // AgentDialer places the second leg to an agent; *sip.Server implements it.
@@ -130,7 +131,7 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 	// announcements play, so a dead gateway's callers drop out but ours don't.
 	hbCtx, hbCancel := context.WithCancel(ctx)
 	defer hbCancel()
-	go f.heartbeat(hbCtx, queue, id)
+	leg.goSafe("queue heartbeat", func() error { f.heartbeat(hbCtx, queue, id); return nil })
 
 	wake := f.cfg.Pool.Subscribe(ctx)
 	poll := time.NewTicker(2 * time.Second) // fallback for a lost notification
@@ -140,6 +141,7 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 	var nextAnnounce time.Time
 	var announcing <-chan struct{} // the announcement playing now, or nil
 	music := f.holdMusic(leg)
+	music.leg = leg
 	defer music.stop()
 
 	for {
@@ -274,7 +276,7 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 
 	legCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go f.renew(legCtx, claim, log)
+	leg.goSafe("lease renewal", func() error { f.renew(legCtx, claim, log); return nil })
 
 	leg.note(journey.Step{Kind: journey.StepRinging, Agent: claim.Ext, Queue: queue})
 	callerLaw := leg.Stream.Codec()
@@ -316,12 +318,22 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 		log.Warn("mark agent on call failed", "err", err)
 	}
 	m := out.Media()
+	sec, err := srtpFor(m)
+	if err != nil {
+		log.Error("agent leg srtp setup failed", "err", err)
+		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer hcancel()
+		_ = out.Hangup(hctx)
+		release(routing.Failed)
+		return false, nil
+	}
 	agent := media.NewStream(media.StreamConfig{Conn: conn, Remote: m.Remote, PayloadType: m.PayloadType, Codec: m.Codec,
-		EventPT: m.EventPT, HasEvents: m.HasEvents, Logger: log})
-	go func() { _ = agent.Run(legCtx) }()
+		EventPT: m.EventPT, HasEvents: m.HasEvents, Logger: log, SRTP: sec})
+	leg.goSafe("agent rtp", func() error { _ = agent.Run(legCtx); return nil })
 	leg.Stream.StopPlayback()
 	media.Bridge(leg.Stream, agent)
-	log.Info("caller bridged to agent", "agent_codec", codecName(m.Codec), "caller_codec", codecName(callerLaw))
+	log.Info("caller bridged to agent", "agent_codec", codecName(m.Codec), "caller_codec", codecName(callerLaw), "agent_srtp", sec != nil)
+	f.saveDialogs(ctx, leg, out, claim, log)
 	stopDigits := f.bridgeDigits(legCtx, leg, agent, out, log)
 
 	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -351,10 +363,18 @@ func (f *Fallback) bridgeDigits(ctx context.Context, leg *Leg, agent *media.Stre
 	if leg.Divert != nil {
 		fromCaller := make(chan dtmf.Event, 16)
 		restore = leg.Divert(fromCaller)
-		wg.Go(func() { passDigits(ctx, fromCaller, nil, agent, out.SendDigit, log.With("to", "agent")) })
+		wg.Add(1)
+		leg.goSafe("digits to agent", func() error {
+			defer wg.Done()
+			passDigits(ctx, fromCaller, nil, agent, out.SendDigit, log.With("to", "agent"))
+			return nil
+		})
 	}
-	wg.Go(func() {
+	wg.Add(1)
+	leg.goSafe("digits to caller", func() error {
+		defer wg.Done()
 		passDigits(ctx, out.Digits(), agent.Events(), leg.Stream, leg.Call.SendDigit, log.With("to", "caller"))
+		return nil
 	})
 	return func() {
 		restore()
@@ -403,6 +423,7 @@ func digitsHeader(d map[string]string) string {
 
 // music loops the hold music on the caller's stream while they wait.
 type music struct {
+	leg    *Leg
 	stream *media.Stream
 	clip   *media.Clip
 	stopc  chan struct{}
@@ -428,25 +449,25 @@ func (m *music) start() {
 	}
 	m.stopc, m.done = make(chan struct{}), make(chan struct{})
 	stop, done := m.stopc, m.done
-	go func() {
+	m.leg.goSafe("hold music", func() error {
 		defer close(done)
 		for {
 			select {
 			case <-stop:
-				return
+				return nil
 			default:
 			}
 			pb := m.stream.Play(m.clip)
 			select {
 			case <-stop:
-				return
+				return nil
 			case <-pb.Done():
 				if pb.Interrupted() {
-					return
+					return nil
 				}
 			}
 		}
-	}()
+	})
 }
 
 // stop ends the music and waits for its goroutine, so nothing plays after it returns.

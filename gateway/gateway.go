@@ -16,7 +16,6 @@ import (
 	"github.com/ivrgw/ivrgw/prompts"
 	"github.com/ivrgw/ivrgw/sip"
 	"github.com/ivrgw/ivrgw/sip/sdp"
-	"golang.org/x/sync/errgroup"
 )
 
 // MenuSource gives the menu in service now. A call takes one snapshot at its
@@ -138,26 +137,34 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 	}
 	sum.codec = codecName(m.Codec)
 	sum.tr.rec.Answered()
-	log.Info("call answered", "codec", sum.codec, "remote_rtp", m.Remote.String(), "event_pt", m.EventPT, "rtp_port", port)
+	log.Info("call answered", "codec", sum.codec, "remote_rtp", m.Remote.String(), "event_pt", m.EventPT, "rtp_port", port, "srtp", m.SRTP != nil)
+	sec, err := srtpFor(m)
+	if err != nil {
+		log.Error("srtp setup failed", "err", err)
+		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer hcancel()
+		_ = c.Hangup(hctx)
+		return "srtp_failed"
+	}
 
 	stream := media.NewStream(media.StreamConfig{
 		Conn: conn, Remote: m.Remote, PayloadType: m.PayloadType, Codec: m.Codec,
-		EventPT: m.EventPT, HasEvents: m.HasEvents, Inband: true, Logger: log,
+		EventPT: m.EventPT, HasEvents: m.HasEvents, Inband: true, Logger: log, SRTP: sec,
 	})
 	stream.SetSending(!m.Hold)
 
 	callCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	grp, gctx := errgroup.WithContext(callCtx)
+	grp, gctx := newGroup(callCtx, log)
 
 	g.cfg.Pacer.Add(stream)
 	defer g.cfg.Pacer.Remove(stream)
 
 	keys := make(chan byte, 32)
 	tap := &digitTap{}
-	grp.Go(func() error { return stream.Run(gctx) })
-	grp.Go(func() error { g.pumpDigits(gctx, c, stream, keys, tap, sum); return nil })
-	grp.Go(func() error { g.watchMedia(gctx, c, stream, m, cancel, log); return nil })
+	grp.Go("rtp", func() error { return stream.Run(gctx) })
+	grp.Go("digits", func() error { g.pumpDigits(gctx, c, stream, keys, tap, sum); return nil })
+	grp.Go("media watch", func() error { g.watchMedia(gctx, c, stream, m, cancel, log); return nil })
 
 	if handled {
 		// A feature code: say what changed, then hang up.
@@ -175,7 +182,7 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 	}
 
 	menu := g.cfg.Menus.Current()
-	ch := &channel{g: g, call: c, stream: stream, log: log, menu: menu, keys: keys, tap: tap, tr: sum.tr}
+	ch := &channel{g: g, call: c, stream: stream, log: log, menu: menu, keys: keys, tap: tap, tr: sum.tr, grp: grp}
 	sess := ivr.NewSession(menu, ch, log)
 	sess.Observe(sum.tr.menu)
 	ms := sess.Run(gctx, keys)

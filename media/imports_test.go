@@ -21,7 +21,7 @@ func TestImportsStayInLayer(t *testing.T) {
 			case "dtmf":
 				ok = stdlib
 			default:
-				ok = stdlib || imp == "github.com/pion/rtp" ||
+				ok = stdlib || imp == "github.com/pion/rtp" || imp == "github.com/pion/srtp/v3" ||
 					imp == "github.com/ivrgw/ivrgw/media/g711" || imp == "github.com/ivrgw/ivrgw/media/dtmf"
 			}
 			if !ok {

@@ -66,6 +66,7 @@ type StreamConfig struct {
 	// gateway into an amplifier for as long as the no-RTP timeout.
 	UnlatchedSend time.Duration
 	Logger        *slog.Logger
+	SRTP          *SRTP // SDES-SRTP keys of this leg (srtp.go); nil for plain RTP
 }
 
 // Stats are a stream's counters, for the end-of-call log line and metrics.
@@ -107,6 +108,7 @@ type Stream struct {
 	log       *slog.Logger
 	events    chan dtmf.Event
 	silence   []byte
+	srtp      *SRTP // nil: plain RTP, and the per-packet path is untouched
 
 	lastRecv   atomic.Int64 // unix nanoseconds of the last valid packet
 	peer       atomic.Pointer[Stream]
@@ -203,6 +205,7 @@ func NewStream(cfg StreamConfig) *Stream {
 		events:    make(chan dtmf.Event, eventQueue),
 		eventSlot: make(chan struct{}, 1),
 		silence:   silenceULaw,
+		srtp:      cfg.SRTP,
 	}
 	law := cfg.PayloadType
 	if law >= dynamicPT {
@@ -352,6 +355,14 @@ func (s *Stream) handlePacket(b []byte, src netip.AddrPort) {
 	if len(b) < rtpHeaderLen || b[0]>>6 != 2 || rx.pkt.Unmarshal(b) != nil {
 		s.stats.garbage.Add(1)
 		return
+	}
+	if s.srtp != nil {
+		// RFC 3711 §3.3: authenticate and decrypt before anything else
+		// looks at the packet; what fails is not from our peer.
+		if b = s.srtp.unprotectRx(b); b == nil || rx.pkt.Unmarshal(b) != nil {
+			s.stats.garbage.Add(1)
+			return
+		}
 	}
 	p := &rx.pkt
 	isAudio := p.PayloadType == s.pt
@@ -562,7 +573,15 @@ func (s *Stream) writePacket(pt uint8, ts uint32, marker bool, payload []byte) b
 	if !tx.latched {
 		tx.unlatchedLeft--
 	}
-	if _, err := s.conn.WriteToUDPAddrPort(tx.buf[:n], tx.remote); err != nil {
+	out := tx.buf[:n]
+	if s.srtp != nil {
+		if out = s.srtp.protectTx(out); out == nil {
+			s.stats.sendErrors.Add(1)
+			return true
+		}
+		n = len(out)
+	}
+	if _, err := s.conn.WriteToUDPAddrPort(out, tx.remote); err != nil {
 		// Counted, not logged: a peer that went away (ICMP unreachable)
 		// would otherwise log fifty lines a second.
 		s.stats.sendErrors.Add(1)

@@ -20,6 +20,7 @@ var (
 	scriptSweep   = luaScript("sweep.lua")
 	scriptQueue   = luaScript("queue.lua")
 	scriptOnDuty  = luaScript("onduty.lua")
+	scriptOrphans = luaScript("orphans.lua")
 )
 
 func luaScript(name string) *redis.Script {

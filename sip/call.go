@@ -81,7 +81,8 @@ type Call struct {
 	local      sdp.Local
 	media      sdp.Media
 	reinviting bool
-	dropped    int // digits or updates dropped on full channels
+	dropped    int    // digits or updates dropped on full channels
+	unpend     func() // releases the call's place in its source's pending cap (guard.go); nil once done
 }
 
 // ID returns the Call-ID, the key of every log line of the call.
@@ -96,7 +97,7 @@ func (c *Call) Caller() Party {
 // Callee returns the Request-URI user: the dialled number.
 func (c *Call) Callee() string { return c.invite.Recipient.User }
 
-// Transport returns "UDP" or "TCP".
+// Transport returns "UDP", "TCP" or "TLS".
 func (c *Call) Transport() string { return c.invite.Transport() }
 
 // Source returns the address the INVITE came from.
@@ -138,6 +139,13 @@ func (c *Call) EndReason() string {
 func (c *Call) Answer(ctx context.Context, local sdp.Local) (sdp.Media, error) {
 	var body []byte
 	var m sdp.Media
+	local, err := c.s.srtpLocal(local, c.TLS())
+	if err != nil {
+		if rerr := c.Reject(488, "Not Acceptable Here"); rerr != nil {
+			c.log.Debug("sip reject without tls", "error", rerr)
+		}
+		return sdp.Media{}, fmt.Errorf("answer call: %w", err)
+	}
 	offer, hasOffer := c.Offer()
 	if hasOffer {
 		var err error
@@ -179,6 +187,7 @@ func (c *Call) Answer(ctx context.Context, local sdp.Local) (sdp.Media, error) {
 	c.mu.Lock()
 	c.state, c.media = stateConfirmed, m
 	c.mu.Unlock()
+	c.releasePending()
 	// Debug: the gateway logs the answer once, at info, with more to say.
 	c.log.Debug("sip call answered", "codec", m.Codec, "remote_rtp", m.Remote.String(), "transport", c.Transport())
 	return m, nil
@@ -269,6 +278,7 @@ func (c *Call) end(reason string) bool {
 	dropped := c.dropped
 	c.mu.Unlock()
 	close(c.done)
+	c.releasePending()
 	c.cancel(fmt.Errorf("%w: %s", ErrCallEnded, reason))
 	c.s.forgetDialog(c)
 	c.log.Info("sip call ended", "reason", reason, "dropped_events", dropped)
@@ -282,7 +292,7 @@ func (c *Call) response(code int, reason string, body []byte) *sip.Response {
 	res.To().Params.Add("tag", c.localTag) // the same tag on every response (RFC 3261 §8.2.6.2)
 	res.AppendHeader(sip.NewHeader("Server", c.s.cfg.UserAgent))
 	if code >= 200 && code < 300 {
-		res.AppendHeader(sip.NewHeader("Contact", c.s.contact(c.Transport())))
+		res.AppendHeader(sip.NewHeader("Contact", c.s.contactFor(c.invite)))
 		res.AppendHeader(sip.NewHeader("Allow", c.s.allow()))
 	}
 	if body != nil {
@@ -290,6 +300,18 @@ func (c *Call) response(code int, reason string, body []byte) *sip.Response {
 	}
 	res.SetBody(body)
 	return res
+}
+
+// releasePending gives back the call's place among its source's calls
+// awaiting ACK: once ACKed, or when it ends.
+func (c *Call) releasePending() {
+	c.mu.Lock()
+	f := c.unpend
+	c.unpend = nil
+	c.mu.Unlock()
+	if f != nil {
+		f()
+	}
 }
 
 // pushUpdate delivers a media update, dropping the oldest when full.

@@ -55,6 +55,9 @@ func (s *Server) forgetDialog(c *Call) {
 
 // contact is our Contact for a transport: PublicIP and the listening port.
 func (s *Server) contact(transport string) string {
+	if strings.EqualFold(transport, transportTLS) {
+		return s.tlsContact(false)
+	}
 	if strings.EqualFold(transport, "TCP") {
 		return "<sip:" + netip.AddrPortFrom(s.cfg.PublicIP, s.TCPAddr().Port()).String() + ";transport=tcp>"
 	}
@@ -85,7 +88,17 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.unavailable(req, tx) // a retransmission of a live call's INVITE was absorbed above
 		return
 	}
+	src, _ := netip.ParseAddrPort(req.Source())
+	release, ok := s.guard.holdPending(src.Addr())
+	if !ok {
+		// Before the handler runs, so before any RTP port is taken.
+		s.mu.Unlock()
+		s.badLog.log(s.log, "sip source has too many calls awaiting ack", "source", src.Addr().String())
+		s.respond(req, tx, 503, "Service Unavailable", retryAfter(pendingRetry))
+		return
+	}
 	c := s.newCall(req, tx)
+	c.unpend = release
 	s.invites[key] = c
 	s.dialogs[dialogKey(c.id, c.localTag, c.remoteTag)] = c
 	s.calls.Add(1)
@@ -352,35 +365,38 @@ func (c *Call) request(method sip.RequestMethod, cseq uint32) *sip.Request {
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: method})
 	req.AppendHeader(&mf)
 	// The route set is the Record-Route of the INVITE, in order (§12.1.1).
-	var firstRoute string
+	var firstRoute *sip.Uri
 	for _, rr := range c.invite.GetHeaders("Record-Route") {
 		req.AppendHeader(sip.NewHeader("Route", rr.Value()))
-		if firstRoute == "" {
+		if firstRoute == nil {
 			if h, ok := rr.(*sip.RecordRouteHeader); ok {
-				firstRoute = h.Address.HostPort()
+				firstRoute = &h.Address
 			}
 		}
 	}
 	req.AppendHeader(sip.NewHeader("User-Agent", c.s.cfg.UserAgent))
 	req.SetBody(nil)
 	req.SetTransport(c.Transport())
+	// Where it goes: the first route, else the remote target, when that is
+	// an IP literal; the INVITE's source otherwise. A host name from the
+	// caller is never resolved (dns.go): the hop that sent us the INVITE
+	// is the one that can take the request back.
+	next := &target
+	if firstRoute != nil {
+		next = firstRoute
+	}
+	dest, ok := ipDestination(next.Host, next.Port)
 	switch {
-	case firstRoute != "":
-		req.SetDestination(firstRoute)
-	case strings.EqualFold(c.Transport(), "TCP"):
+	case strings.EqualFold(c.Transport(), "TCP"), c.TLS():
 		// Reuse the caller's connection (RFC 5923 style); its Contact is
 		// often not listening.
-		req.SetDestination(c.source.String())
-	default:
-		if ip, err := netip.ParseAddr(target.Host); err == nil {
-			port := target.Port
-			if port == 0 {
-				port = 5060
-			}
-			req.SetDestination(netip.AddrPortFrom(ip, uint16(port)).String())
-		} else {
-			req.SetDestination(c.source.String())
-		}
+		dest = c.source
+	case !ok:
+		c.log.Debug("sip in-dialog target is a host name: sent to the source instead", "host", clipHost(next.Host))
+		dest = c.source
+	}
+	req.SetDestination(dest.String())
+	if !strings.EqualFold(c.Transport(), "TCP") && !c.TLS() {
 		// Leave from our listening socket, not a random port (FACTS.md).
 		la := c.s.Addr()
 		req.Laddr = sip.Addr{IP: net.IP(la.Addr().AsSlice()), Port: int(la.Port())}

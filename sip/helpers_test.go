@@ -46,6 +46,12 @@ func startServer(t *testing.T, h CallHandler, opts ...func(*Server)) *Server {
 		t.Fatal(err)
 	}
 	s.drainWait = 300 * time.Millisecond
+	// Tests send many requests from 127.0.0.1; guard_test.go checks the
+	// default limits with withLimits.
+	s.guard = newGuard(Limits{
+		Invite: RateLimit{Rate: 1e4, Burst: 1e4}, Register: RateLimit{Rate: 1e4, Burst: 1e4},
+		Options: RateLimit{Rate: 1e4, Burst: 1e4}, MaxPending: 1e4,
+	}, nil)
 	for _, o := range opts {
 		o(s)
 	}

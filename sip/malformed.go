@@ -26,6 +26,9 @@ import (
 // Over TCP a parse error leaves no message boundary to resync on; sipgo
 // closes the connection, which RFC 4475 §3.1.2.2 allows.
 func (s *Server) readFilter(info sip.TransportReadProps, data []byte) ([]byte, error) {
+	if info.Transport == "TCP" {
+		return s.frames.filter(info.RemoteAddr.String(), data)
+	}
 	if info.Transport != "UDP" || len(bytes.Trim(data, "\r\n\x00")) == 0 {
 		return data, nil
 	}
@@ -34,6 +37,9 @@ func (s *Server) readFilter(info sip.TransportReadProps, data []byte) ([]byte, e
 		return data, nil
 	}
 	src := addrPortOf(info.RemoteAddr)
+	if !s.guard.rawAnswerAllowed(data, src.Addr()) {
+		return nil, nil // a source over its rate limit gets no stateless answers either
+	}
 	res, dst, ok := s.rejectRaw(data, src)
 	if ok {
 		if _, werr := s.udp.WriteTo(res, net.UDPAddrFromAddrPort(dst)); werr != nil {

@@ -21,7 +21,7 @@ import (
 type DialRequest struct {
 	Contact     string            // the agent's registered Contact URI: the Request-URI of the INVITE
 	Source      netip.AddrPort    // where the registration came from: requests go here (NAT), not to the Contact host
-	Transport   string            // "udp" or "tcp" as registered; "" takes the Contact's transport parameter, else udp
+	Transport   string            // "udp", "tcp" or "tls" as registered; "" takes the Contact's transport parameter, else udp (tls for sips:)
 	FromUser    string            // the caller's number, shown on the agent's phone
 	FromDisplay string            // the caller's display name
 	Headers     map[string]string // extra headers (X-IVR-Path, X-IVR-Reason, ...); empty values are left out
@@ -74,7 +74,7 @@ type Outbound struct {
 	log       *slog.Logger
 	invite    *sip.Request
 	tx        sip.ClientTransaction
-	transport string         // "UDP" or "TCP"
+	transport string         // "UDP", "TCP" or "TLS"
 	dest      netip.AddrPort // every request of the leg goes here (NAT)
 	localTag  string
 

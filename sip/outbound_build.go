@@ -41,6 +41,16 @@ func (s *Server) newOutbound(r DialRequest) (*Outbound, error) {
 	if l := r.Local; !l.Addr.IsValid() || l.Port <= 0 || l.Port > 65535 || len(l.Codecs) == 0 {
 		return nil, fmt.Errorf("%w: local media %v:%d codecs %v", ErrBadDialRequest, l.Addr, l.Port, l.Codecs)
 	}
+	if transport == transportTLS && s.tlsL == nil {
+		return nil, fmt.Errorf("%w: contact %q needs tls, which is off", ErrBadDialRequest, r.Contact)
+	}
+	if strings.EqualFold(target.Scheme, "sips") && transport != transportTLS {
+		return nil, fmt.Errorf("%w: sips contact %q registered over %s", ErrBadDialRequest, r.Contact, transport)
+	}
+	local, err := s.srtpLocal(r.Local, transport == transportTLS)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadDialRequest, err)
+	}
 	extra, err := extraHeaders(r.Headers)
 	if err != nil {
 		return nil, err
@@ -60,7 +70,7 @@ func (s *Server) newOutbound(r DialRequest) (*Outbound, error) {
 		acks:      make(chan *sip.Request, 4),
 		done:      make(chan struct{}),
 		sending:   make(chan struct{}, 1),
-		local:     r.Local,
+		local:     local,
 		// RFC 3261 §8.1.1.5: any start below 2**31; small keeps it readable.
 		cseq: 1 + rand.Uint32N(1<<15),
 	}
@@ -84,14 +94,18 @@ func (s *Server) newOutbound(r DialRequest) (*Outbound, error) {
 	inv.AppendHeader(&sip.CSeqHeader{SeqNo: o.cseq, MethodName: sip.INVITE})
 	mf := sip.MaxForwardsHeader(70)
 	inv.AppendHeader(&mf)
-	inv.AppendHeader(sip.NewHeader("Contact", s.contact(transport)))
+	contact := s.contact(transport)
+	if strings.EqualFold(target.Scheme, "sips") {
+		contact = s.tlsContact(true) // RFC 3261 §8.1.1.8
+	}
+	inv.AppendHeader(sip.NewHeader("Contact", contact))
 	inv.AppendHeader(sip.NewHeader("User-Agent", s.cfg.UserAgent))
 	inv.AppendHeader(sip.NewHeader("Allow", s.allow()))
 	for _, h := range extra {
 		inv.AppendHeader(h)
 	}
 	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	inv.SetBody(sdp.Offer(r.Local))
+	inv.SetBody(sdp.Offer(local))
 	s.routeOut(inv, transport, o.dest)
 	o.invite = inv
 	return o, nil
@@ -102,8 +116,11 @@ func (s *Server) newOutbound(r DialRequest) (*Outbound, error) {
 // so the agent answers where the request came from.
 func (s *Server) outVia(transport string) *sip.ViaHeader {
 	port := s.Addr().Port()
-	if transport == "TCP" {
+	switch transport {
+	case "TCP":
 		port = s.TCPAddr().Port()
+	case transportTLS:
+		port = s.TLSAddr().Port()
 	}
 	v := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: transport,
 		Host: s.cfg.PublicIP.String(), Port: int(port), Params: sip.NewParams()}
@@ -181,27 +198,34 @@ func parseContact(s string) (sip.Uri, error) {
 	if err := sip.ParseUri(s, &u); err != nil {
 		return u, fmt.Errorf("%w: contact %q: %w", ErrBadDialRequest, s, err)
 	}
-	if !strings.EqualFold(u.Scheme, "sip") || u.Host == "" {
-		// sips would need TLS, which the gateway does not serve.
-		return u, fmt.Errorf("%w: contact %q is not a sip URI with a host", ErrBadDialRequest, s)
+	if (!strings.EqualFold(u.Scheme, "sip") && !strings.EqualFold(u.Scheme, "sips")) || u.Host == "" {
+		return u, fmt.Errorf("%w: contact %q is not a sip or sips URI with a host", ErrBadDialRequest, s)
 	}
-	u.Scheme = "sip"
+	u.Scheme = strings.ToLower(u.Scheme)
 	return u, nil
 }
 
-// dialTransport is "UDP" or "TCP": as registered, else the contact's
-// transport parameter, else UDP (RFC 3263 §4.1 default for sip:).
+// dialTransport is "UDP", "TCP" or "TLS": as registered, else the
+// contact's transport parameter, else TLS for sips: and UDP for sip:
+// (RFC 3263 §4.1).
 func dialTransport(t string, contact sip.Uri) (string, error) {
 	if t == "" && contact.UriParams != nil {
 		t, _ = contact.UriParams.Get("transport")
 	}
 	switch strings.ToLower(t) {
-	case "", "udp":
+	case "":
+		if strings.EqualFold(contact.Scheme, "sips") {
+			return transportTLS, nil
+		}
+		return "UDP", nil
+	case "udp":
 		return "UDP", nil
 	case "tcp":
 		return "TCP", nil
+	case "tls":
+		return transportTLS, nil
 	}
-	return "", fmt.Errorf("%w: transport %q (udp or tcp)", ErrBadDialRequest, t)
+	return "", fmt.Errorf("%w: transport %q (udp, tcp or tls)", ErrBadDialRequest, t)
 }
 
 // extraHeaders checks the caller's extra headers: token names (RFC 3261

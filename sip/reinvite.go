@@ -63,6 +63,11 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, code, reason)
 		return
 	}
+	if len(offer) > 0 && c.srtpChanged(m) {
+		c.log.Info("sip re-invite refused", "code", 488, "error", "srtp keys changed")
+		s.respond(req, tx, 488, "Not Acceptable Here")
+		return
+	}
 	res := s.sdpOK(req, c.Transport(), body)
 	if err := tx.Respond(res); err != nil {
 		c.log.Warn("sip re-invite 200 failed", "error", err)
@@ -113,7 +118,7 @@ func answerReoffer(offer []byte, local sdp.Local) (body []byte, m sdp.Media, cod
 // sdpOK builds the 200 to an in-dialog INVITE, carrying our SDP.
 func (s *Server) sdpOK(req *sip.Request, transport string, body []byte) *sip.Response {
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Contact", s.contact(transport)))
+	res.AppendHeader(sip.NewHeader("Contact", s.contactFor(req)))
 	res.AppendHeader(sip.NewHeader("Server", s.cfg.UserAgent))
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	res.SetBody(body)

@@ -11,6 +11,7 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/ivrgw/ivrgw/sip/sdp"
 )
 
 // Config configures a Server.
@@ -34,6 +37,13 @@ type Config struct {
 	Logger      *slog.Logger
 	UDPConn     net.PacketConn // optional pre-bound socket (tests); if nil, Listen is bound
 	TCPListener net.Listener   // optional pre-bound listener; if nil, Listen is bound
+	// SIP over TLS (tls.go): off unless TLSListen or TLSListener is set.
+	TLSListen   string         // host:port for TLS, e.g. "0.0.0.0:5061"
+	TLSConfig   *tls.Config    // certificate for TLSListen
+	TLSListener net.Listener   // optional pre-bound TCP listener for TLS (tests); TLSConfig gives the certificate
+	SRTP        sdp.SRTPMode   // SDES-SRTP policy for calls over TLS
+	Limits      Limits         // per-source rate limits and caps (ratelimit.go); zero fields take defaults
+	Allow       []netip.Prefix // sources that may place calls (INVITE); empty: any
 }
 
 // CallHandler runs in its own goroutine for the whole call; ctx is cancelled
@@ -50,7 +60,10 @@ type Server struct {
 	client *sipgo.Client
 	udp    net.PacketConn
 	tcp    net.Listener
-	parser *sip.Parser // for the malformed-datagram check only
+	tlsL   net.Listener // nil when TLS is off (tls.go)
+	parser *sip.Parser  // for the malformed-datagram check only
+	guard  *guard       // rate limits, pending-call cap, allow-list (guard.go)
+	frames tcpFrames    // TCP streams that went bad after good requests (tcpframe.go)
 
 	mu       sync.Mutex
 	dialogs  map[string]*Call // by dialogKey(callID, our tag, their tag)
@@ -98,7 +111,8 @@ func NewServer(cfg Config, h CallHandler) (*Server, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		h:       h,
-		parser:  sip.NewParser(),
+		parser:  newParser(),
+		guard:   newGuard(cfg.Limits, cfg.Allow),
 		dialogs: make(map[string]*Call),
 		invites: make(map[string]*Call),
 		extra:   make(map[string]bool),
@@ -106,7 +120,12 @@ func NewServer(cfg Config, h CallHandler) (*Server, error) {
 		tcp:     cfg.TCPListener,
 	}
 	s.badLog.every = time.Second
+	s.frames.s, s.frames.max = s, maxTCPFrames
 	if err := s.bind(); err != nil {
+		return nil, err
+	}
+	if err := s.bindTLS(); err != nil {
+		s.closeSockets()
 		return nil, err
 	}
 	if !cfg.PublicIP.IsValid() {
@@ -118,6 +137,8 @@ func NewServer(cfg Config, h CallHandler) (*Server, error) {
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.UserAgent),
 		sipgo.WithUserAgentHostname(s.cfg.PublicIP.String()),
+		sipgo.WithUserAgentParser(newParser()),
+		sipgo.WithUserAgentDNSResolver(s.noDNS()),
 		sipgo.WithUserAgentTransportLayerOptions(
 			sip.WithTransportLayerLogger(sipgoLog),
 			sip.WithTransportLayerReadFilter(s.readFilter),
@@ -200,6 +221,7 @@ func (s *Server) closeSockets() {
 	if s.tcp != nil {
 		s.tcp.Close()
 	}
+	s.closeTLS()
 }
 
 // Addr returns the bound UDP address.
@@ -265,10 +287,11 @@ func (s *Server) Run(ctx context.Context) error {
 	s.running = true
 	s.mu.Unlock()
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- s.srv.ServeUDP(s.udp) }()
 	go func() { errc <- s.srv.ServeTCP(s.tcp) }()
 	s.log.Info("sip listening", "udp", s.Addr().String(), "tcp", s.TCPAddr().String())
+	s.serveTLS(errc)
 
 	var err error
 	select {

@@ -21,6 +21,8 @@ type rejection struct {
 // sipgo recovers no panics itself (FACTS.md).
 func (s *Server) wrap(fn sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
+		tx, answered := s.frames.track(req, tx)
+		defer answered()
 		defer func() {
 			if r := recover(); r != nil {
 				s.log.Error("sip handler panic", "method", string(req.Method), "call_id", callID(req),
@@ -30,6 +32,9 @@ func (s *Server) wrap(fn sipgo.RequestHandler) sipgo.RequestHandler {
 				}
 			}
 		}()
+		if !s.admit(req, tx) {
+			return
+		}
 		if rej := s.validate(req); rej != nil {
 			s.logBad(req, rej)
 			if !req.IsAck() { // an ACK is never answered (RFC 3261 §17.2.3)
@@ -135,6 +140,9 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 // respond sends a response built from req, with our Server header.
 func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs ...sip.Header) {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	// sipgo copies the request's version; ours is the only one we speak,
+	// also in the 505 to a SIP/7.0 request (RFC 3261 §7.2, RFC 4475 §3.1.2.16).
+	res.SipVersion = "SIP/2.0"
 	for _, h := range hdrs {
 		res.AppendHeader(h)
 	}

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/ivrgw/ivrgw/admin"
+	"github.com/ivrgw/ivrgw/sip"
 	"github.com/ivrgw/ivrgw/sip/registrar"
+	"github.com/ivrgw/ivrgw/sip/sdp"
 )
 
 // options are the operator's settings. Every one can be given as a flag or as
@@ -40,12 +42,19 @@ type options struct {
 	level        slog.Level
 	logFormat    string
 	gatewayID    string
+	sipLimits    sip.Limits
+	sipAllow     []netip.Prefix
+	lockout      time.Duration
+	maxLockout   time.Duration
 	drainTimeout time.Duration
 	adminToken   string
 	journeyFile  string
 	journeyLen   int64
 	maskKey      string
 	adminPublic  []string
+	// SIP over TLS and SDES-SRTP (tls.go)
+	tlsListen, tlsCert, tlsKey string
+	srtp                       sdp.SRTPMode
 
 	rtpQuarantine time.Duration // how long a released RTP port rests
 }
@@ -77,6 +86,19 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 5*time.Minute, "on SIGTERM/SIGINT, refuse new calls (503) and let live ones finish for up to this long before hanging them up; a second signal ends them at once")
 	fs.StringVar(&o.gatewayID, "gateway-id", "", "this instance's name in shared Redis state (default: hostname:sip-port)")
+	fs.StringVar(&o.tlsListen, "tls-listen", "", "SIP over TLS listen address, e.g. 0.0.0.0:5061; empty: no TLS")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (chain) for -tls-listen")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for -tls-cert")
+	srtp := fs.String("srtp", "off", "SDES-SRTP on calls over TLS: off, optional (RTP/SAVP or plain RTP/AVP) or required (488 without it)")
+	def := sip.DefaultLimits()
+	limInvite := fs.String("sip-limit-invite", rateString(def.Invite), "INVITEs per second per source IP, RATE/BURST, or off; over it 503 + Retry-After, far over it dropped")
+	limRegister := fs.String("sip-limit-register", rateString(def.Register), "REGISTERs per second per source IP, RATE/BURST, or off")
+	limOptions := fs.String("sip-limit-options", rateString(def.Options), "OPTIONS per second per source IP, RATE/BURST, or off")
+	fs.IntVar(&o.sipLimits.MaxPending, "sip-max-pending", def.MaxPending, "calls per source IP between INVITE and ACK (each holds an RTP port); beyond it 503; 0 for no cap")
+	fs.IntVar(&o.sipLimits.MaxSources, "sip-max-sources", def.MaxSources, "source IPs tracked by the rate limits (least recently seen forgotten first)")
+	allow := fs.String("sip-allow", "", "CIDRs callers may INVITE from, comma-separated (e.g. 10.0.0.0/8,192.0.2.7); empty: any; others get 403")
+	fs.DurationVar(&o.lockout, "register-lockout", time.Second, "an agent account is locked for password guesses this long after 5 failures within a minute, doubling with each lockout")
+	fs.DurationVar(&o.maxLockout, "register-max-lockout", 5*time.Minute, "cap on that lockout")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: ivrgw [flags]\n       ivrgw validate MENU.yaml\n       ivrgw agent add -ext N -name NAME [-skills a,b]\n\nflags (each also read from IVRGW_<NAME>):\n")
 		fs.PrintDefaults()
@@ -127,6 +149,30 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	if o.leaseTTL < 3*time.Second {
 		return nil, fmt.Errorf("-lease-ttl %v: want at least 3s (it is renewed every third of it)", o.leaseTTL)
 	}
+	for _, l := range []struct {
+		name string
+		v    string
+		dst  *sip.RateLimit
+	}{{"-sip-limit-invite", *limInvite, &o.sipLimits.Invite}, {"-sip-limit-register", *limRegister, &o.sipLimits.Register}, {"-sip-limit-options", *limOptions, &o.sipLimits.Options}} {
+		if *l.dst, err = parseRateLimit(l.v); err != nil {
+			return nil, fmt.Errorf("%s: %w", l.name, err)
+		}
+	}
+	switch {
+	case o.sipLimits.MaxPending < 0:
+		return nil, fmt.Errorf("-sip-max-pending %d: want 0 (no cap) or more", o.sipLimits.MaxPending)
+	case o.sipLimits.MaxPending == 0:
+		o.sipLimits.MaxPending = -1 // sip.Limits: negative is no cap
+	}
+	if o.sipLimits.MaxSources < 1 {
+		return nil, fmt.Errorf("-sip-max-sources %d: want at least 1", o.sipLimits.MaxSources)
+	}
+	if o.sipAllow, err = parseAllow(*allow); err != nil {
+		return nil, fmt.Errorf("-sip-allow: %w", err)
+	}
+	if o.lockout <= 0 || o.maxLockout < o.lockout {
+		return nil, fmt.Errorf("-register-lockout %v, -register-max-lockout %v: want 0 < lockout <= max", o.lockout, o.maxLockout)
+	}
 	if o.journeyLen < 0 {
 		return nil, fmt.Errorf("-journey-stream-len %d: want 0 or more", o.journeyLen)
 	}
@@ -146,6 +192,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if err := o.level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", o.logLevel)
+	}
+	if err := o.checkTLS(*srtp); err != nil {
+		return nil, err
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, fmt.Errorf("-log-format %q: want text or json", o.logFormat)
@@ -242,4 +291,54 @@ func firstIPv4() netip.Addr {
 		}
 	}
 	return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+}
+
+// parseRateLimit reads RATE/BURST ("20/40"), RATE alone (burst = 2×rate),
+// or "off".
+func parseRateLimit(s string) (sip.RateLimit, error) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, "off") {
+		return sip.RateLimit{Rate: -1}, nil
+	}
+	r, b, hasBurst := strings.Cut(s, "/")
+	rate, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+	if err != nil || rate <= 0 || rate > 1e6 {
+		return sip.RateLimit{}, fmt.Errorf("%q: want RATE/BURST with RATE > 0, or off", s)
+	}
+	burst := int(2 * rate)
+	if hasBurst {
+		if burst, err = strconv.Atoi(strings.TrimSpace(b)); err != nil || burst < 1 || burst > 1e6 {
+			return sip.RateLimit{}, fmt.Errorf("%q: BURST must be a whole number >= 1", s)
+		}
+	}
+	return sip.RateLimit{Rate: rate, Burst: max(burst, 1)}, nil
+}
+
+func rateString(l sip.RateLimit) string {
+	return strconv.FormatFloat(l.Rate, 'f', -1, 64) + "/" + strconv.Itoa(l.Burst)
+}
+
+// parseAllow reads a comma-separated list of CIDRs; a bare address is one
+// host (/32 or /128).
+func parseAllow(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q: %w", f, err)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", f, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

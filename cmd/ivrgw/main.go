@@ -151,7 +151,13 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	// The SIP server dials agents for the fallback, and the gateway answers
 	// the server's calls: gw is set before the server runs.
 	var gw *gateway.Gateway
-	srv, err := sip.NewServer(sip.Config{Listen: o.sip, PublicIP: public, UserAgent: "ivrgw", Logger: log},
+	tlsConf, err := o.tlsConfig()
+	if err != nil {
+		return err
+	}
+	srv, err := sip.NewServer(sip.Config{Listen: o.sip, PublicIP: public, UserAgent: "ivrgw", Logger: log,
+		TLSListen: o.tlsListen, TLSConfig: tlsConf, SRTP: o.srtp,
+		Limits: o.sipLimits, Allow: o.sipAllow},
 		func(ctx context.Context, c *sip.Call) { gw.HandleCall(ctx, c) })
 	if err != nil {
 		return fmt.Errorf("sip: %w", err)
@@ -186,6 +192,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	reg := registrar.New(registrar.Config{
 		Realm: o.realm, Directory: gateway.Directory{Dir: dir},
 		Bindings: bindings, Logger: log, Algorithms: o.digestAlgs,
+		AccountLockout: o.lockout, AccountMaxLockout: o.maxLockout,
 	})
 	srv.Handle("REGISTER", reg.ServeRegister)
 
@@ -198,6 +205,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	go menus.Watch(ctx, 2*time.Second)
 	go reloadOnHUP(ctx, menus)
 	go store.RunSweeper(ctx, time.Second)
+	go gateway.ReapOrphans(ctx, store, srv, gwID, time.Second, log)
 
 	registerMetrics(metrics, gw, pacer, ports, menus)
 	if sinks.stream != nil {

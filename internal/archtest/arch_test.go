@@ -33,6 +33,7 @@ var owners = map[string][]string{
 	"github.com/redis/go-redis": {"routing"},
 	"github.com/pion/rtp":       {"media", "sip/testphone", "sip/testphone/fakeuas", "sip/testphone/agent"},
 	"github.com/prometheus/":    {"admin"},
+	"github.com/pion/srtp":      {"media"},
 }
 
 func goList(t *testing.T, args ...string) []string {

@@ -7,7 +7,17 @@ local st = redis.call('HGET', a, 'state')
 if redis.call('HGET', a, 'claim') ~= token or (st ~= 'ringing' and st ~= 'on_call') then
   return 0
 end
-if redis.call('GET', lkey(ext)) ~= token then return 0 end
+if redis.call('GET', lkey(ext)) ~= token then
+  -- The lease lapsed but no survivor has taken the call yet: a gateway that
+  -- lost Redis for a while gets its live call back instead of a BYE.
+  if redis.call('EXISTS', lkey(ext)) == 1 or not redis.call('HGET', a, 'orphan')
+      or redis.call('EXISTS', okey(ext)) == 1 then
+    return 0
+  end
+  redis.call('HDEL', a, 'orphan')
+  redis.call('ZREM', ORPH, ext)
+  redis.call('SET', lkey(ext), token)
+end
 local now = now_ms()
 redis.call('PEXPIRE', lkey(ext), lease)
 redis.call('ZADD', BUSY, num(now + lease), ext)

@@ -10,6 +10,10 @@ local AGENTS = P .. 'agents'
 local BUSY = P .. 'busy'     -- zset: ringing/on_call agents scored by lease end (ms)
 local WRAP = P .. 'wrapup'   -- zset: wrap_up agents scored by wrap-up end (ms)
 local EVENTS = P .. 'events' -- pub/sub channel
+local ORPH = P .. 'orphans'  -- zset: on_call agents whose gateway died, scored by when a survivor may end the call (ms)
+-- A lapsed lease waits this long more before a survivor hangs its call up:
+-- room for a gateway that only lost Redis for a while to renew (lease.lua).
+local ORPHAN_GRACE_MS = 3000
 
 -- Integers go to Redis as "%.0f": tostring() keeps only 14 digits.
 local function num(x) return string.format('%.0f', x) end
@@ -23,6 +27,8 @@ end
 local function akey(ext) return P .. 'agent:' .. ext end
 local function bkey(ext) return P .. 'binding:' .. ext end
 local function lkey(ext) return P .. 'lease:' .. ext end
+local function dkey(ext) return P .. 'dialogs:' .. ext end     -- both legs of the agent's bridged call
+local function okey(ext) return P .. 'orphanlock:' .. ext end  -- the survivor ending that call
 local function qkey(q) return P .. 'q:' .. q end
 local function hbkey(q, call) return P .. 'qhb:' .. q .. ':' .. call end
 local function idlekey(skill)
@@ -96,7 +102,16 @@ local function settle(now, limit)
     local ttl = redis.call('PTTL', lkey(ext))
     if ttl < 0 then
       local st = redis.call('HGET', akey(ext), 'state')
-      if st == 'ringing' or st == 'on_call' then
+      if st == 'on_call' and redis.call('EXISTS', dkey(ext)) == 1 then
+        -- Bridged when its gateway died: the agent's phone is still in
+        -- the call. It stays on_call, offered nothing, until a surviving
+        -- gateway has sent BYE to both legs (orphans.lua).
+        if not redis.call('HGET', akey(ext), 'orphan') then
+          redis.call('HSET', akey(ext), 'orphan', num(now))
+          redis.call('ZADD', ORPH, num(now + ORPHAN_GRACE_MS), ext)
+        end
+        redis.call('ZREM', BUSY, ext)
+      elseif st == 'ringing' or st == 'on_call' then
         -- unknown how the call ended: back of the idle order
         make_available(ext, now)
         n_lease = n_lease + 1

@@ -10,6 +10,9 @@ if redis.call('HGET', a, 'claim') ~= token or (st ~= 'ringing' and st ~= 'on_cal
 end
 local now = now_ms()
 if redis.call('GET', lkey(ext)) == token then redis.call('DEL', lkey(ext)) end
+redis.call('DEL', dkey(ext))
+redis.call('HDEL', a, 'orphan')
+redis.call('ZREM', ORPH, ext)
 redis.call('ZREM', BUSY, ext)
 
 if outcome == 'completed' then

@@ -16,7 +16,10 @@
 //     stateless HMACs of a timestamp and the source IP; nonce-counts are
 //     tracked in a bounded table to refuse replays; a wrong password is
 //     re-challenged (401), slowed, and after repeated failures the source
-//     is refused (403 + Retry-After). Unknown users are indistinguishable
+//     is refused (403 + Retry-After). Failures are also counted per account
+//     across sources (account.go): the account then refuses guesses for a
+//     lockout doubling to a cap, except a correct response from an address
+//     that has registered it before. Unknown users are indistinguishable
 //     from known ones.
 //   - RFC 4475 torture messages: regaut01 (unknown scheme) is challenged,
 //     regbadct (unbracketed URI with headers) and unksm2 (non-SIP To) get

@@ -70,6 +70,16 @@ type Config struct {
 	MaxTrackedNonces int // 65536: bound on the nonce-count replay table
 	MaxSources       int // 4096: bound on the failure table
 
+	// Per account, across sources (account.go): AccountFailures failed
+	// responses within FailureWindow lock the account for guesses, first
+	// for AccountLockout, doubling with each lockout up to
+	// AccountMaxLockout. A correct response from a source address that
+	// has registered the account before is accepted all the same.
+	AccountFailures   int           // 5
+	AccountLockout    time.Duration // 1s
+	AccountMaxLockout time.Duration // 5m
+	MaxAccounts       int           // 4096: bound on the account table
+
 	// Algorithms are the digest algorithms offered, one WWW-Authenticate
 	// each, in this order: "SHA-256" and/or "MD5" (default both, SHA-256
 	// first, RFC 8760 §2.4). Some softphones give up on the first challenge
@@ -111,6 +121,7 @@ type Registrar struct {
 	opaque string
 	nc     *ncTracker
 	lim    *limiter
+	acct   *accountLimiter
 	// sleep holds an answer back; replaced in tests. It returns early when
 	// done closes (the transaction ended).
 	sleep func(done <-chan struct{}, d time.Duration)
@@ -139,6 +150,14 @@ func New(cfg Config) *Registrar {
 	}
 	if cfg.MaxSources <= 0 {
 		cfg.MaxSources = 4096
+	}
+	if cfg.AccountFailures <= 0 {
+		cfg.AccountFailures = 5
+	}
+	def(&cfg.AccountLockout, time.Second)
+	def(&cfg.AccountMaxLockout, 5*time.Minute)
+	if cfg.MaxAccounts <= 0 {
+		cfg.MaxAccounts = 4096
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -169,6 +188,8 @@ func New(cfg Config) *Registrar {
 			baseDelay: cfg.BaseDelay, maxDelay: cfg.MaxDelay,
 			src: make(map[netip.Prefix]*failState),
 		},
+		acct: newAccountLimiter(cfg.MaxAccounts, cfg.AccountFailures, cfg.FailureWindow,
+			cfg.AccountLockout, cfg.AccountMaxLockout),
 		sleep: func(done <-chan struct{}, d time.Duration) {
 			t := time.NewTimer(d)
 			defer t.Stop()
@@ -405,11 +426,25 @@ func (r *Registrar) authenticate(in request, now time.Time, log *slog.Logger) (s
 	}
 	want := digestResponse(h, ha1, cr.Nonce, cr.NC, cr.Cnonce, cr.QOP, string(req.Method), cr.URI)
 	good := subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(cr.Response))) == 1
+	// An account locked for guesses refuses every response, right or
+	// wrong, so a guess teaches nothing; only a source that has registered
+	// it before gets its right password through.
+	if left, locked := r.acct.locked(cr.Username, now); locked && !(good && known && r.acct.isKnown(cr.Username, in.src.Addr())) {
+		log.Info("register for a locked account refused", "user", clip(cr.Username), "retry_after", left)
+		r.refuse(req, tx, left)
+		return "", false
+	}
 	if !good || !known {
+		lock := r.acct.fail(cr.Username, now)
 		delay, locked := r.lim.fail(in.src.Addr(), now)
 		if locked {
 			log.Warn("register source locked out after repeated failures", "user", clip(cr.Username), "lockout", r.cfg.Lockout)
 			r.refuse(req, tx, r.cfg.Lockout)
+			return "", false
+		}
+		if lock > 0 {
+			log.Warn("register account locked for guesses after repeated failures", "user", clip(cr.Username), "lockout", lock)
+			r.refuse(req, tx, lock)
 			return "", false
 		}
 		log.Info("register digest mismatch", "user", clip(cr.Username), "delay", delay)
@@ -436,6 +471,7 @@ func (r *Registrar) authenticate(in request, now time.Time, log *slog.Logger) (s
 		r.challenge(in, now, true)
 		return "", false
 	}
+	r.acct.succeeded(cr.Username, in.src.Addr())
 	return cr.Username, true
 }
 

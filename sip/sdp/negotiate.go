@@ -32,8 +32,15 @@ func Negotiate(offer []byte, local Local) (answer []byte, m Media, err error) {
 	}
 	chosen, evFmtp := -1, ""
 	var firstErr error
+	var crypto Crypto
+	plainRefused := false
 	for i, md := range sd.MediaDescriptions {
-		if !usableAudio(md) {
+		if !audioStream(md) {
+			continue
+		}
+		c, ok, plain := acceptProfile(md, local.SRTP)
+		if !ok {
+			plainRefused = plainRefused || plain
 			continue
 		}
 		maps := formats(md)
@@ -50,12 +57,15 @@ func Negotiate(offer []byte, local Local) (answer []byte, m Media, err error) {
 			continue
 		}
 		mm.PayloadType, mm.Codec = pt, codec
-		chosen, m, evFmtp = i, mm, fm
+		chosen, m, evFmtp, crypto = i, mm, fm, c
 		break
 	}
 	if chosen < 0 {
 		if firstErr != nil {
 			return nil, Media{}, firstErr
+		}
+		if plainRefused {
+			return nil, Media{}, fmt.Errorf("%w: offer has no RTP/SAVP audio stream with a usable a=crypto", ErrSRTPRequired)
 		}
 		return nil, Media{}, fmt.Errorf("%w: offer has %d m-lines, none audio with PCMU/PCMA", ErrNoCommonCodec, len(sd.MediaDescriptions))
 	}
@@ -78,7 +88,13 @@ func Negotiate(offer []byte, local Local) (answer []byte, m Media, err error) {
 		if evFmtp == "" || token(evFmtp, "") == "" {
 			evFmtp = "0-15" // RFC 4733 §2.4.1: the default when fmtp is absent
 		}
-		writeAudio(&b, local.Port, m.PayloadType, m.Codec, m.HasEvents, m.EventPT, evFmtp, m.Direction.Reverse())
+		ours := ""
+		if crypto.Suite != "" {
+			// RFC 4568 §7.1.2: the same tag and suite, our own fresh key.
+			ours = Crypto{Tag: crypto.Tag, Suite: crypto.Suite, Key: local.Key}.String()
+			m.SRTP = &SRTP{Suite: crypto.Suite, RemoteKey: crypto.Key, LocalKey: local.Key}
+		}
+		writeAudio(&b, local.Port, m.PayloadType, m.Codec, m.HasEvents, m.EventPT, evFmtp, m.Direction.Reverse(), ours)
 	}
 	return []byte(b.String()), m, nil
 }
@@ -90,7 +106,11 @@ func Offer(local Local) []byte {
 	var b strings.Builder
 	b.Grow(256)
 	writeSession(&b, local)
-	fmt.Fprintf(&b, "m=audio %d RTP/AVP", local.Port)
+	proto := "RTP/AVP"
+	if local.SRTP == SRTPRequired {
+		proto = "RTP/SAVP"
+	}
+	fmt.Fprintf(&b, "m=audio %d %s", local.Port, proto)
 	for _, c := range local.Codecs {
 		b.WriteString(" " + strconv.Itoa(int(c)))
 	}
@@ -101,6 +121,10 @@ func Offer(local Local) []byte {
 		}
 	}
 	fmt.Fprintf(&b, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\na=ptime:20\r\na=sendrecv\r\n", DefaultEventPT, DefaultEventPT)
+	if local.SRTP == SRTPRequired {
+		// One suite, one tag; optional offers plain RTP/AVP (crypto.go).
+		fmt.Fprintf(&b, "a=crypto:%s\r\n", Crypto{Tag: offerTag, Suite: SuiteAES128SHA1_80, Key: local.Key})
+	}
 	return []byte(b.String())
 }
 
@@ -112,8 +136,22 @@ func ParseAnswer(answer []byte, local Local) (Media, error) {
 	if err != nil {
 		return Media{}, err
 	}
+	plainRefused := false
 	for _, md := range sd.MediaDescriptions {
-		if !usableAudio(md) {
+		if !audioStream(md) {
+			continue
+		}
+		// We offered RTP/SAVP only when SRTP is required, RTP/AVP otherwise:
+		// the answer must keep the profile (RFC 3264 §6).
+		var crypto Crypto
+		if local.SRTP == SRTPRequired {
+			c, ok := cryptoWithTag(md, offerTag)
+			if !isSAVP(md) || !ok {
+				plainRefused = true
+				continue
+			}
+			crypto = c
+		} else if !isRTPAVP(md) {
 			continue
 		}
 		maps := formats(md)
@@ -126,7 +164,13 @@ func ParseAnswer(answer []byte, local Local) (Media, error) {
 			return Media{}, err
 		}
 		m.PayloadType, m.Codec = pt, codec
+		if crypto.Suite != "" {
+			m.SRTP = &SRTP{Suite: crypto.Suite, RemoteKey: crypto.Key, LocalKey: local.Key}
+		}
 		return m, nil
+	}
+	if plainRefused {
+		return Media{}, fmt.Errorf("%w: answer has no RTP/SAVP audio stream with our a=crypto tag", ErrSRTPRequired)
 	}
 	return Media{}, fmt.Errorf("%w: answer accepts no audio stream with our codecs", ErrNoCommonCodec)
 }
@@ -155,8 +199,12 @@ func writeSession(b *strings.Builder, l Local) {
 	fmt.Fprintf(b, "v=0\r\no=- %d %d IN %s %s\r\ns=-\r\nc=IN %s %s\r\nt=0 0\r\n", l.SessionID, l.Version, at, a, at, a)
 }
 
-func writeAudio(b *strings.Builder, port int, pt, codec uint8, events bool, evPT uint8, evFmtp string, dir Direction) {
-	fmt.Fprintf(b, "m=audio %d RTP/AVP %d", port, pt)
+func writeAudio(b *strings.Builder, port int, pt, codec uint8, events bool, evPT uint8, evFmtp string, dir Direction, crypto string) {
+	proto := "RTP/AVP"
+	if crypto != "" {
+		proto = "RTP/SAVP"
+	}
+	fmt.Fprintf(b, "m=audio %d %s %d", port, proto, pt)
 	if events {
 		fmt.Fprintf(b, " %d", evPT)
 	}
@@ -165,6 +213,9 @@ func writeAudio(b *strings.Builder, port int, pt, codec uint8, events bool, evPT
 		fmt.Fprintf(b, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d %s\r\n", evPT, evPT, evFmtp)
 	}
 	fmt.Fprintf(b, "a=ptime:20\r\na=%s\r\n", dir)
+	if crypto != "" {
+		fmt.Fprintf(b, "a=crypto:%s\r\n", crypto)
+	}
 }
 
 // token returns s if it is a non-empty run of SDP token characters (RFC 4566

@@ -88,16 +88,32 @@ func codecOf(pt uint8, maps map[uint8]rtpmap) (uint8, bool) {
 	return 0, false
 }
 
-// isRTPAVP reports whether an m-line is plain RTP/AVP, the only profile we
-// speak (no SRTP, RFC 3711).
+// isRTPAVP reports whether an m-line is plain RTP/AVP (RFC 3551).
 func isRTPAVP(md *psdp.MediaDescription) bool {
 	return strings.EqualFold(strings.Join(md.MediaName.Protos, "/"), "RTP/AVP")
 }
 
-// usableAudio reports whether an m-line is an enabled audio stream we could
-// take (RFC 3264 §5.1: port 0 marks a disabled stream).
-func usableAudio(md *psdp.MediaDescription) bool {
-	return strings.EqualFold(md.MediaName.Media, "audio") && md.MediaName.Port.Value != 0 && isRTPAVP(md)
+// audioStream reports whether an m-line is an enabled audio stream (RFC
+// 3264 §5.1: port 0 marks a disabled stream); acceptProfile then says
+// whether its profile suits us.
+func audioStream(md *psdp.MediaDescription) bool {
+	return strings.EqualFold(md.MediaName.Media, "audio") && md.MediaName.Port.Value != 0
+}
+
+// acceptProfile applies the SRTP policy to an offered audio m-line: plain
+// RTP/AVP unless SRTP is required (its a=crypto lines, if any, ignored: an
+// RTP/AVP stream is not encrypted, RFC 4568 §5), RTP/SAVP with a usable
+// a=crypto unless SRTP is off. plain reports an RTP/AVP stream refused
+// only because SRTP is required.
+func acceptProfile(md *psdp.MediaDescription, mode SRTPMode) (c Crypto, ok, plain bool) {
+	switch {
+	case isRTPAVP(md):
+		return Crypto{}, mode != SRTPRequired, mode == SRTPRequired
+	case isSAVP(md) && mode != SRTPOff:
+		c, ok := firstCrypto(md)
+		return c, ok, false
+	}
+	return Crypto{}, false, false
 }
 
 // direction reads the media-level direction attribute, falling back to the

@@ -29,7 +29,7 @@ var (
 // (including nil) maps to 500.
 func Status(err error) (code int, reason string) {
 	switch {
-	case errors.Is(err, ErrNoCommonCodec):
+	case errors.Is(err, ErrNoCommonCodec), errors.Is(err, ErrSRTPRequired):
 		return 488, "Not Acceptable Here"
 	case errors.Is(err, ErrMalformed):
 		return 400, "Bad Request"
@@ -92,6 +92,8 @@ type Local struct {
 	Codecs    []uint8    // ours, in our preference, e.g. 0, 8
 	SessionID uint64     // o= sess-id, fixed for the dialog
 	Version   uint64     // o= sess-version; the caller bumps it for every new SDP (RFC 3264 §8)
+	SRTP      SRTPMode   // SDES-SRTP policy (crypto.go); SRTPOff unless signalling is TLS
+	Key       []byte     // our SRTP master key||salt (KeyLen bytes) when SRTP is not off
 }
 
 // Media is the negotiated remote side of the audio stream.
@@ -104,11 +106,17 @@ type Media struct {
 	Direction   Direction // the remote's direction as offered
 	Ptime       int       // the remote's a=ptime, 20 when absent
 	Hold        bool      // sendonly/inactive, or c=0.0.0.0 (RFC 3264 §8.4, RFC 2543 hold)
+	SRTP        *SRTP     // the negotiated SDES keys (RFC 4568); nil for plain RTP/AVP
 }
 
 func (l Local) validate() error {
 	if !l.Addr.IsValid() || l.Port <= 0 || l.Port > 65535 || len(l.Codecs) == 0 {
 		return fmt.Errorf("invalid local media %v:%d codecs %v", l.Addr, l.Port, l.Codecs)
+	}
+	if l.SRTP != SRTPOff {
+		if _, err := l.srtpKey(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

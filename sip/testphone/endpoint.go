@@ -69,6 +69,7 @@ func newEndpoint(cfg Config, c *Call) (*endpoint, error) {
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.From),
 		sipgo.WithUserAgentHostname(cfg.LocalIP),
+		sipgo.WithUserAgenTLSConfig(cfg.TLS),
 		sipgo.WithUserAgentTransportLayerOptions(
 			sip.WithTransportLayerLogger(cfg.Logger),
 			// Every datagram or stream chunk received, before parsing:
@@ -135,6 +136,11 @@ func newEndpoint(cfg Config, c *Call) (*endpoint, error) {
 		ep.listener = l
 		port = l.Addr().(*net.TCPAddr).Port
 		go srv.ServeTCP(l)
+	case "tls":
+		// The gateway answers and sends in-dialog requests on the
+		// connection we opened (srtp.go): no listener, and the Contact
+		// names the default TLS port only to be well formed.
+		port = 5061
 	}
 	cli, err := sipgo.NewClient(ua, opts...)
 	if err != nil {
@@ -143,9 +149,9 @@ func newEndpoint(cfg Config, c *Call) (*endpoint, error) {
 	}
 	ep.cli = cli
 	ep.contact = sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: cfg.From, Host: cfg.LocalIP, Port: port}}
-	if cfg.Transport == "tcp" {
+	if cfg.Transport == "tcp" || cfg.Transport == "tls" {
 		ep.contact.Address.UriParams = sip.NewParams()
-		ep.contact.Address.UriParams.Add("transport", "tcp")
+		ep.contact.Address.UriParams.Add("transport", cfg.Transport)
 	}
 
 	srv.OnBye(ep.guard(c.onBye))

@@ -3,6 +3,7 @@ package testphone
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,12 +18,13 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/ivrgw/ivrgw/media/g711"
+	isdp "github.com/ivrgw/ivrgw/sip/sdp"
 )
 
 // Config describes one call.
 type Config struct {
 	Target      string  // gateway SIP address, "127.0.0.1:5060"
-	Transport   string  // "udp" (default) or "tcp"
+	Transport   string  // "udp" (default), "tcp" or "tls" (srtp.go)
 	From        string  // caller user part, e.g. "alice"
 	DisplayName string  // caller display name
 	To          string  // dialled number, e.g. "support"
@@ -35,14 +37,19 @@ type Config struct {
 	// not the decoded audio itself (the load tool holds many calls).
 	DiscardAudio bool
 	Logger       *slog.Logger
+	TLS          *tls.Config // for "tls": the roots that trust the gateway's certificate
+	SRTP         bool        // offer RTP/SAVP with SDES and protect the media (srtp.go)
 }
 
 func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Transport == "" {
 		cfg.Transport = "udp"
 	}
-	if cfg.Transport != "udp" && cfg.Transport != "tcp" {
-		return cfg, fmt.Errorf("transport %q: want udp or tcp", cfg.Transport)
+	if cfg.Transport != "udp" && cfg.Transport != "tcp" && cfg.Transport != "tls" {
+		return cfg, fmt.Errorf("transport %q: want udp, tcp or tls", cfg.Transport)
+	}
+	if cfg.SRTP && cfg.NoSDP {
+		return cfg, errors.New("config: SRTP with a delayed offer is not supported")
 	}
 	if cfg.From == "" {
 		cfg.From = "testphone"
@@ -187,6 +194,9 @@ func DialAsync(ctx context.Context, cfg Config) (*Pending, error) {
 		version:   1,
 		direction: SendRecv,
 	}
+	if cfg.SRTP {
+		c.local.srtpKey = isdp.NewKey()
+	}
 
 	ep, err := newEndpoint(cfg, c)
 	if err != nil {
@@ -223,9 +233,9 @@ func (c *Call) newInvite() (*sip.Request, error) {
 		return nil, fmt.Errorf("target port %q: %w", portStr, err)
 	}
 	ruri := sip.Uri{Scheme: "sip", User: c.cfg.To, Host: host, Port: port}
-	if c.cfg.Transport == "tcp" {
+	if c.cfg.Transport == "tcp" || c.cfg.Transport == "tls" {
 		ruri.UriParams = sip.NewParams()
-		ruri.UriParams.Add("transport", "tcp")
+		ruri.UriParams.Add("transport", c.cfg.Transport)
 	}
 	req := sip.NewRequest(sip.INVITE, ruri)
 	req.SetTransport(c.cfg.Transport)
@@ -326,6 +336,10 @@ func (c *Call) established(ctx context.Context) error {
 	if perr == nil {
 		codec, perr = r.pick(c.cfg.Codecs)
 	}
+	if perr == nil {
+		// Before the ACK: the gateway's first packets follow it at once.
+		perr = c.startSRTP(r)
+	}
 	var ackBody []byte
 	if c.cfg.NoSDP && perr == nil {
 		// Delayed offer: the 200 carried the offer, the ACK carries our
@@ -347,6 +361,7 @@ func (c *Call) established(ctx context.Context) error {
 		return fmt.Errorf("sdp of the 200: %w", perr)
 	}
 	m := r.media(codec)
+	m.SRTP = c.cfg.SRTP
 	if c.cfg.NoSDP && c.cfg.NoEvents {
 		m.HasEvents = false
 	}

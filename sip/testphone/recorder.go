@@ -61,6 +61,7 @@ type recorder struct {
 	pending []int16 // tail that does not yet fill a frame
 	frames  []frameStat
 	bad     int
+	srtp    srtpHook      // srtp.go
 	notify  chan struct{} // closed and replaced whenever frames grow
 	stopped chan struct{} // closed when the call's media ends
 }
@@ -87,6 +88,7 @@ func (r *recorder) setEventPT(pt uint8, ok bool) {
 // readLoop reads conn until it is closed.
 func (r *recorder) readLoop(conn *net.UDPConn) {
 	buf := make([]byte, 1500)
+	plain := make([]byte, 1500)
 	oob := make([]byte, 128)
 	enableKernelTimestamps(conn)
 	var p rtp.Packet
@@ -101,7 +103,11 @@ func (r *recorder) readLoop(conn *net.UDPConn) {
 		if at.IsZero() {
 			at = time.Now()
 		}
-		if err := p.Unmarshal(buf[:n]); err != nil {
+		pkt, err := r.srtp.unprotect(plain[:0], buf[:n])
+		if err == nil {
+			err = p.Unmarshal(pkt)
+		}
+		if err != nil {
 			r.mu.Lock()
 			r.bad++
 			r.mu.Unlock()

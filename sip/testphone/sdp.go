@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/pion/sdp/v3"
+
+	isdp "github.com/ivrgw/ivrgw/sip/sdp"
 )
 
 // Direction is an SDP media direction attribute (RFC 3264 §5.1).
@@ -33,6 +35,7 @@ type Media struct {
 	HasEvents bool
 	Direction Direction // as written by the remote side
 	Ptime     int       // a=ptime, 0 when absent
+	SRTP      bool      // the media is SDES-SRTP (Config.SRTP, srtp.go)
 }
 
 // remoteSDP is one parsed audio m-line.
@@ -43,6 +46,8 @@ type remoteSDP struct {
 	hasEvents bool
 	direction Direction
 	ptime     int
+	savp      bool          // RTP/SAVP (srtp.go)
+	crypto    []isdp.Crypto // its usable a=crypto lines
 }
 
 // localSDP describes what the phone puts in its own offers and answers.
@@ -55,6 +60,7 @@ type localSDP struct {
 	sessionID uint64
 	version   uint64
 	direction Direction
+	srtpKey   []byte // our SDES master key||salt when offering SRTP
 }
 
 // codecName gives the rtpmap encoding name of the static payload types we
@@ -84,7 +90,11 @@ func (l localSDP) marshal() []byte {
 	}
 	fmt.Fprintf(&b, "v=0\r\no=- %d %d IN %s %s\r\ns=testphone\r\nc=IN %s %s\r\nt=0 0\r\n",
 		l.sessionID, l.version, ip, l.addr, ip, l.addr)
-	fmt.Fprintf(&b, "m=audio %d RTP/AVP", l.port)
+	proto := "RTP/AVP"
+	if l.srtpKey != nil {
+		proto = "RTP/SAVP"
+	}
+	fmt.Fprintf(&b, "m=audio %d %s", l.port, proto)
 	for _, c := range l.codecs {
 		fmt.Fprintf(&b, " %d", c)
 	}
@@ -106,6 +116,9 @@ func (l localSDP) marshal() []byte {
 		dir = SendRecv
 	}
 	fmt.Fprintf(&b, "a=ptime:20\r\na=%s\r\n", dir)
+	if l.srtpKey != nil {
+		fmt.Fprintf(&b, "a=crypto:%s\r\n", l.cryptoLine())
+	}
 	return []byte(b.String())
 }
 
@@ -145,6 +158,7 @@ func parseSDP(body []byte) (remoteSDP, error) {
 		return r, fmt.Errorf("parse sdp: port %d out of range", md.MediaName.Port.Value)
 	}
 	r.addr = netip.AddrPortFrom(ip.Unmap(), uint16(md.MediaName.Port.Value))
+	r.readCrypto(md)
 
 	events := map[uint8]bool{}
 	r.direction = SendRecv

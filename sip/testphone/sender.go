@@ -61,6 +61,8 @@ type sender struct {
 	started bool
 	pkt     rtp.Packet
 	buf     [1500]byte
+	srtp    srtpHook        // srtp.go
+	sbuf    [1500 + 16]byte // the packet as protected
 	pcm     [frameSamples]int16
 	payload [frameSamples]byte
 
@@ -184,8 +186,12 @@ func (s *sender) tick() {
 	if m.weMaySend() && conn != nil {
 		p.SequenceNumber = s.seq
 		n, err := p.MarshalTo(s.buf[:])
+		var out []byte
 		if err == nil {
-			_, err = conn.WriteToUDPAddrPort(s.buf[:n], m.Remote)
+			out, err = s.srtp.protect(s.sbuf[:0], s.buf[:n])
+		}
+		if err == nil {
+			_, err = conn.WriteToUDPAddrPort(out, m.Remote)
 		}
 		if err != nil {
 			s.log.Debug("rtp send failed", "error", err)
