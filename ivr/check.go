@@ -59,7 +59,9 @@ func (w *walker) check(cfg *Config) {
 			unknown = true
 		}
 	}
+	n := len(w.probs)
 	w.checkStaff(cfg)
+	w.judged += len(w.probs) - n
 	// The person key works in every menu (it is checked before the menu's
 	// own options), so an option on that key could never be chosen.
 	for _, k := range w.keyNodes[cfg.Person.Key] {
@@ -89,6 +91,8 @@ func (w *walker) check(cfg *Config) {
 	if w.incomplete || unknown {
 		return
 	}
+	n = len(w.probs)
+	defer func() { w.judged += len(w.probs) - n }()
 	// A menu nobody can reach is almost always a typo in a menu: target
 	// elsewhere; reject it rather than ship a dead branch.
 	reached := map[string]bool{cfg.Start: true}

@@ -24,6 +24,11 @@ func Load(path string, cat Catalog) (*Config, error) {
 type Inputs struct {
 	Catalog Catalog // which prompts exist
 	Staff   Staff   // which queues some agent can serve
+	// Lenient returns the Config along with the problems when every
+	// problem is a judgement of the menu as a whole (unreachable menus,
+	// dead ends, distance, queues without agents): the graph command
+	// draws such a menu so the operator can see what is wrong.
+	Lenient bool
 }
 
 // Staff tells the checker whether any agent can take calls from a queue.
@@ -68,6 +73,9 @@ func ParseWith(file string, data []byte, in Inputs) (*Config, error) {
 			}
 			return a.Col < b.Col
 		})
+		if in.Lenient && cfg != nil && len(w.probs) == w.judged {
+			return cfg, w.probs
+		}
 		return nil, w.probs
 	}
 	return cfg, nil
@@ -111,6 +119,7 @@ type walker struct {
 	// incomplete is set when a menu or option could not be read, so the
 	// menu graph is not known and reachability is not judged.
 	incomplete bool
+	judged     int // problems from the whole-menu judgements (see Inputs.Lenient)
 }
 
 func (w *walker) at(n ast.Node, format string, args ...any) {
