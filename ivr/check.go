@@ -1,6 +1,9 @@
 package ivr
 
-import "slices"
+import (
+	"maps"
+	"slices"
+)
 
 // resolve fills in the defaults a menu inherits from settings.
 func (w *walker) resolve(cfg *Config) {
@@ -49,11 +52,16 @@ func (w *walker) check(cfg *Config) {
 			}
 		}
 	}
+	unknown := false
 	for _, r := range w.menuRefs {
 		if _, ok := w.menuKeys[r.name]; !ok {
 			w.at(r.node, "menu %q does not exist", r.name)
+			unknown = true
 		}
 	}
+	n := len(w.probs)
+	w.checkStaff(cfg)
+	w.judged += len(w.probs) - n
 	// The person key works in every menu (it is checked before the menu's
 	// own options), so an option on that key could never be chosen.
 	for _, k := range w.keyNodes[cfg.Person.Key] {
@@ -76,9 +84,15 @@ func (w *walker) check(cfg *Config) {
 		w.at(n, "start menu %q does not exist", cfg.Start)
 		return
 	}
-	if w.incomplete {
+	// With a menu that could not be read, or a target that does not
+	// exist, the menu graph is not the one the operator meant: judging
+	// reachability or distances on it would only add noise beside the
+	// one real problem.
+	if w.incomplete || unknown {
 		return
 	}
+	n = len(w.probs)
+	defer func() { w.judged += len(w.probs) - n }()
 	// A menu nobody can reach is almost always a typo in a menu: target
 	// elsewhere; reject it rather than ship a dead branch.
 	reached := map[string]bool{cfg.Start: true}
@@ -104,4 +118,110 @@ func (w *walker) check(cfg *Config) {
 			w.at(w.menuKeys[id], "menu %q is not reachable from the start menu %q", id, cfg.Start)
 		}
 	}
+	dist := Distances(cfg)
+	for _, id := range w.menuOrder {
+		if !reached[id] {
+			continue // already reported; its distance is beside the point
+		}
+		switch d, ok := dist[id]; {
+		case !ok:
+			w.at(w.menuKeys[id], "menu %q is a dead end: none of its options leads to a person (a transfer), only to hang-ups, plays or loops; add a transfer or a way back", id)
+		case d > cfg.MaxPressesToPerson:
+			w.at(w.menuKeys[id], "menu %q is %d key presses from a person, more than max_presses_to_person (%d)", id, d, cfg.MaxPressesToPerson)
+		}
+	}
+}
+
+// checkStaff reports every transfer, and the person key, whose queue no
+// agent can serve: a caller sent there would wait for nobody.
+func (w *walker) checkStaff(cfg *Config) {
+	if w.staff == nil {
+		return
+	}
+	if !w.staff.Serves(cfg.Person.Queue) {
+		n := w.personQueue
+		if n == nil {
+			n = w.personNode
+		}
+		if n == nil {
+			n = w.settingsKey
+		}
+		w.at(n, "person queue %q: no agent in the agents file serves it", cfg.Person.Queue)
+	}
+	for _, t := range w.transfers {
+		if t.opt.Queue != "" && !w.staff.Serves(t.opt.Queue) {
+			w.at(t.node, "transfer to queue %q: no agent in the agents file serves it", t.opt.Queue)
+		}
+	}
+}
+
+// Distances gives, for each menu, the fewest key presses through the
+// menu's own options that reach a transfer (a person). A menu missing
+// from the result reaches no person through its options: only the person
+// key and max_tries save a caller there.
+//
+// The person key is left out on purpose: it works everywhere, so counting
+// it would make every menu one press away and hide a menu whose options
+// go nowhere. One press is one menu choice; the digits typed into a
+// collect are not counted. back may return to any menu that leads here,
+// and counts as the nearest of them.
+func Distances(cfg *Config) map[string]int {
+	parents := map[string][]string{}
+	for _, id := range sortedMenus(cfg) {
+		for _, o := range cfg.Menus[id].Options {
+			if o.Kind == KindCollect {
+				o = o.Collect.Then
+			}
+			if o.Kind == KindMenu && o.Menu != id {
+				parents[o.Menu] = append(parents[o.Menu], id)
+			}
+		}
+	}
+	dist := map[string]int{}
+	// Bellman-Ford on unit weights: each round settles at least one more
+	// menu, so len(menus)+1 rounds are enough.
+	for range len(cfg.Menus) + 1 {
+		changed := false
+		for id, m := range cfg.Menus {
+			best, ok := dist[id]
+			for _, o := range m.Options {
+				if o.Kind == KindCollect {
+					o = o.Collect.Then
+				}
+				var targets []string
+				switch o.Kind {
+				case KindTransfer:
+					best, ok = 1, true
+				case KindMenu:
+					targets = []string{o.Menu}
+				case KindBack:
+					targets = parents[id]
+				}
+				for _, t := range targets {
+					if d, dok := dist[t]; dok && (!ok || d+1 < best) {
+						best, ok = d+1, true
+					}
+				}
+			}
+			if ok && (dist[id] != best || !has(dist, id)) {
+				dist[id] = best
+				changed = true
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	return dist
+}
+
+func has(m map[string]int, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+func sortedMenus(cfg *Config) []string {
+	ids := slices.Collect(maps.Keys(cfg.Menus))
+	slices.Sort(ids)
+	return ids
 }

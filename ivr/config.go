@@ -20,6 +20,9 @@ const (
 	DefaultInterDigitTimeout = 3 * time.Second
 	DefaultMaxTries          = 3
 	DefaultStart             = "main"
+	// DefaultMaxPressesToPerson is how many key presses a menu may be
+	// from a transfer through its own options (settings.max_presses_to_person).
+	DefaultMaxPressesToPerson = 2
 
 	// MaxTimeout bounds every configured timeout: a caller left in
 	// silence for longer than this believes the line is dead.
@@ -39,7 +42,10 @@ type Config struct {
 	MaxTries          int
 	Person            Person
 	Prompts           SystemPrompts
-	Menus             map[string]*Menu
+	// MaxPressesToPerson bounds Distances: a menu further from a
+	// transfer than this is refused.
+	MaxPressesToPerson int
+	Menus              map[string]*Menu
 }
 
 // Person is the key that reaches a human from every menu.

@@ -454,7 +454,7 @@ func TestMachine(t *testing.T) {
 }
 
 func TestMachineDefaults(t *testing.T) {
-	cfg := mustParse(t, "settings: {languages: [en]}\nmenus: {main: {prompt: [main_menu], options: {1: repeat}}}\n")
+	cfg := mustParse(t, "settings: {languages: [en]}\nmenus: {main: {prompt: [main_menu], options: {1: repeat, 2: transfer}}}\n")
 	tests := []struct {
 		name      string
 		got, want any

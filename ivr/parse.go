@@ -16,11 +16,34 @@ import (
 
 // Load reads and validates the menu file at path.
 func Load(path string, cat Catalog) (*Config, error) {
+	return LoadWith(path, Inputs{Catalog: cat})
+}
+
+// Inputs are what the checks may compare a menu file against. Each is
+// optional: a nil one skips its checks.
+type Inputs struct {
+	Catalog Catalog // which prompts exist
+	Staff   Staff   // which queues some agent can serve
+	// Lenient returns the Config along with the problems when every
+	// problem is a judgement of the menu as a whole (unreachable menus,
+	// dead ends, distance, queues without agents): the graph command
+	// draws such a menu so the operator can see what is wrong.
+	Lenient bool
+}
+
+// Staff tells the checker whether any agent can take calls from a queue.
+// cmd/ivrgw builds one from the agents file.
+type Staff interface {
+	Serves(queue string) bool
+}
+
+// LoadWith is Load with every input the checks can use.
+func LoadWith(path string, in Inputs) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read menu file: %w", err)
 	}
-	return Parse(path, data, cat)
+	return ParseWith(path, data, in)
 }
 
 // Parse validates a menu file held in memory; file names it in problems.
@@ -35,7 +58,12 @@ func Load(path string, cat Catalog) (*Config, error) {
 // Duplicate keys are let through the parser (AllowDuplicateMapKey) so that
 // they too are reported alongside the rest, not alone as a syntax error.
 func Parse(file string, data []byte, cat Catalog) (*Config, error) {
-	w := &walker{file: file, cat: cat, menuKeys: map[string]ast.Node{}}
+	return ParseWith(file, data, Inputs{Catalog: cat})
+}
+
+// ParseWith is Parse with every input the checks can use.
+func ParseWith(file string, data []byte, in Inputs) (*Config, error) {
+	w := &walker{file: file, cat: in.Catalog, staff: in.Staff, menuKeys: map[string]ast.Node{}}
 	cfg := w.parse(data)
 	if len(w.probs) > 0 {
 		sort.SliceStable(w.probs, func(i, j int) bool {
@@ -45,6 +73,9 @@ func Parse(file string, data []byte, cat Catalog) (*Config, error) {
 			}
 			return a.Col < b.Col
 		})
+		if in.Lenient && cfg != nil && len(w.probs) == w.judged {
+			return cfg, w.probs
+		}
 		return nil, w.probs
 	}
 	return cfg, nil
@@ -57,9 +88,17 @@ type ref struct {
 	node ast.Node
 }
 
+// transferRef is one transfer option and where it is written; its queue
+// is known only once defaults are resolved.
+type transferRef struct {
+	opt  *Option
+	node ast.Node
+}
+
 type walker struct {
 	file  string
 	cat   Catalog
+	staff Staff
 	probs Problems
 
 	prompts   []ref // prompt names, checked against the catalog
@@ -69,14 +108,18 @@ type walker struct {
 	menuKeys  map[string]ast.Node
 	menuOrder []string
 
-	settingsKey ast.Node
-	startNode   ast.Node
-	defLangNode ast.Node
-	personNode  ast.Node
-	keyNodes    map[byte][]ast.Node // option keys, to check against the person key
+	settingsKey  ast.Node
+	startNode    ast.Node
+	defLangNode  ast.Node
+	personNode   ast.Node
+	maxPressNode ast.Node            // settings.max_presses_to_person, if written
+	keyNodes     map[byte][]ast.Node // option keys, to check against the person key
+	personQueue  ast.Node            // settings.person.queue, if written
+	transfers    []transferRef       // every transfer, for the agents check
 	// incomplete is set when a menu or option could not be read, so the
 	// menu graph is not known and reachability is not judged.
 	incomplete bool
+	judged     int // problems from the whole-menu judgements (see Inputs.Lenient)
 }
 
 func (w *walker) at(n ast.Node, format string, args ...any) {
@@ -110,12 +153,13 @@ func (w *walker) parse(data []byte) *Config {
 		return nil
 	}
 	cfg := &Config{
-		File:              w.file,
-		Start:             DefaultStart,
-		NoInputTimeout:    DefaultNoInputTimeout,
-		InterDigitTimeout: DefaultInterDigitTimeout,
-		MaxTries:          DefaultMaxTries,
-		Person:            Person{Key: DefaultPersonKey, Queue: DefaultPersonQueue},
+		File:               w.file,
+		Start:              DefaultStart,
+		NoInputTimeout:     DefaultNoInputTimeout,
+		InterDigitTimeout:  DefaultInterDigitTimeout,
+		MaxTries:           DefaultMaxTries,
+		MaxPressesToPerson: DefaultMaxPressesToPerson,
+		Person:             Person{Key: DefaultPersonKey, Queue: DefaultPersonQueue},
 		Prompts: SystemPrompts{
 			Invalid: "invalid", NoInput: "no_input", TooManyTries: "too_many_tries", Goodbye: "goodbye",
 		},

@@ -209,7 +209,7 @@ func TestProblemsError(t *testing.T) {
 }
 
 func TestNilCatalogSkipsPromptCheck(t *testing.T) {
-	src := "settings: {languages: [en]}\nmenus:\n  main:\n    prompt: [nowhere]\n    options: {1: repeat}\n"
+	src := "settings: {languages: [en]}\nmenus:\n  main:\n    prompt: [nowhere]\n    options: {1: repeat, 2: transfer}\n"
 	if _, err := Parse("m.yaml", []byte(src), nil); err != nil {
 		t.Errorf("Parse(nil catalog) = %v, want no error", err)
 	}

@@ -15,8 +15,8 @@ import (
 )
 
 const (
-	menuV1  = "settings: {languages: [en]}\nmenus: {main: {prompt: [main_menu], options: {1: repeat}}}\n"
-	menuV2  = "settings: {languages: [en], max_tries: 2}\nmenus: {main: {prompt: [main_menu_short], options: {1: repeat}}}\n"
+	menuV1  = "settings: {languages: [en]}\nmenus: {main: {prompt: [main_menu], options: {1: repeat, 2: transfer}}}\n"
+	menuV2  = "settings: {languages: [en], max_tries: 2}\nmenus: {main: {prompt: [main_menu_short], options: {1: repeat, 2: transfer}}}\n"
 	menuBad = "settings: {languages: [en]}\nmenus: {main: {prompt: [main_menu], options: {1: {menu: gone}}}}\n"
 )
 

@@ -23,7 +23,7 @@ var (
 
 func (w *walker) settings(n ast.Node, cfg *Config) {
 	allowed := []string{"languages", "default_language", "start", "welcome", "no_input_timeout",
-		"inter_digit_timeout", "max_tries", "person", "prompts"}
+		"inter_digit_timeout", "max_tries", "person", "prompts", "max_presses_to_person"}
 	seen := w.mapping(n, "settings", allowed, func(key string, k, v ast.Node) {
 		switch key {
 		case "languages":
@@ -69,6 +69,10 @@ func (w *walker) settings(n ast.Node, cfg *Config) {
 			if t, ok := w.integer(v, key, 1, 10); ok {
 				cfg.MaxTries = t
 			}
+		case "max_presses_to_person":
+			if p, ok := w.integer(v, key, 1, 20); ok {
+				cfg.MaxPressesToPerson, w.maxPressNode = p, v
+			}
 		case "person":
 			w.person(k, v, cfg)
 		case "prompts":
@@ -105,7 +109,7 @@ func (w *walker) person(k, n ast.Node, cfg *Config) {
 			cfg.Person.Key, w.personNode = s[0], v
 		case "queue":
 			if q, ok := w.queue(v); ok {
-				cfg.Person.Queue = q
+				cfg.Person.Queue, w.personQueue = q, v
 			}
 		case "priority":
 			if p, ok := w.integer(v, "priority", 0, 100); ok {
@@ -224,7 +228,9 @@ func (w *walker) action(n ast.Node, inCollect bool) *Option {
 		case "hangup":
 			return &Option{Kind: KindHangup}
 		case "transfer":
-			return &Option{Kind: KindTransfer}
+			o := &Option{Kind: KindTransfer}
+			w.transfers = append(w.transfers, transferRef{o, n})
+			return o
 		}
 		w.at(n, "unknown action %q (want back, repeat, hangup, transfer, or a mapping such as {menu: billing})", s.Value)
 		return nil
@@ -280,14 +286,17 @@ func (w *walker) actionBody(kind string, k, v ast.Node, inCollect bool) *Option 
 	case "transfer":
 		o := &Option{Kind: KindTransfer}
 		if _, ok := v.(*ast.NullNode); ok || v == nil {
+			w.transfers = append(w.transfers, transferRef{o, k})
 			return o
 		}
 		good := true
+		at := k
 		w.mapping(v, "transfer", []string{"queue", "priority"}, func(key string, _, v ast.Node) {
 			var ok bool
 			switch key {
 			case "queue":
 				o.Queue, ok = w.queue(v)
+				at = v
 			case "priority":
 				o.Priority, ok = w.integer(v, "priority", 0, 100)
 			}
@@ -296,6 +305,7 @@ func (w *walker) actionBody(kind string, k, v ast.Node, inCollect bool) *Option 
 		if !good {
 			return nil
 		}
+		w.transfers = append(w.transfers, transferRef{o, at})
 		return o
 	case "language":
 		l, ok := w.str(v, "language")

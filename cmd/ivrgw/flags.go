@@ -100,7 +100,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.lockout, "register-lockout", time.Second, "an agent account is locked for password guesses this long after 5 failures within a minute, doubling with each lockout")
 	fs.DurationVar(&o.maxLockout, "register-max-lockout", 5*time.Minute, "cap on that lockout")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: ivrgw [flags]\n       ivrgw validate MENU.yaml\n       ivrgw agent add -ext N -name NAME [-skills a,b]\n\nflags (each also read from IVRGW_<NAME>):\n")
+		fmt.Fprintf(stderr, "usage: ivrgw [flags]\n       ivrgw check [flags]\n       ivrgw validate [-agents AGENTS.yaml] MENU.yaml\n       ivrgw graph [-format dot|mermaid] MENU.yaml\n       ivrgw agent add -ext N -name NAME [-skills a,b]\n\nflags (each also read from IVRGW_<NAME>):\n")
 		fs.PrintDefaults()
 	}
 	// Environment first, so that flags given on the command line win.

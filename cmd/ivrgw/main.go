@@ -40,7 +40,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "validate":
-			return validate(args[1:], stdout, stderr)
+			return validateCmd(args[1:], stdout, stderr)
+		case "graph":
+			return graphCmd(args[1:], stdout, stderr)
+		case "check":
+			return checkCmd(args[1:], stdout, stderr)
 		case "agent":
 			return agentCmd(args[1:], stdout, stderr)
 		}
@@ -72,25 +76,6 @@ func newLogger(o *options, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, hopts))
 	}
 	return slog.New(slog.NewTextHandler(w, hopts))
-}
-
-// validate checks a menu file like the running gateway would and prints every problem.
-func validate(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprintln(stderr, "usage: ivrgw validate MENU.yaml")
-		return 2
-	}
-	set, err := prompts.Default()
-	if err != nil {
-		fmt.Fprintln(stderr, "ivrgw: embedded prompts:", err)
-		return 1
-	}
-	if _, err := ivr.Load(args[0], set); err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "%s: ok\n", args[0])
-	return 0
 }
 
 func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Signal) error {
