@@ -133,26 +133,7 @@ func (a *accountLimiter) evict(now time.Time) {
 	if len(a.acct) < a.max {
 		return
 	}
-	var victim string
-	var best *acctState
-	for k, st := range a.acct {
-		better := best == nil
-		if !better {
-			bl, sl := now.Before(best.lockedUntil), now.Before(st.lockedUntil)
-			switch {
-			case bl && !sl:
-				better = true
-			case bl == sl && !sl:
-				better = st.lastFail.Before(best.lastFail)
-			case bl == sl && sl:
-				better = st.lockedUntil.Before(best.lockedUntil)
-			}
-		}
-		if better {
-			victim, best = k, st
-		}
-	}
-	delete(a.acct, victim)
+	evictOne(a.acct, now, func(st *acctState) (time.Time, time.Time) { return st.lockedUntil, st.lastFail })
 }
 
 func (a *accountLimiter) len() int {

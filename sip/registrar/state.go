@@ -177,26 +177,7 @@ func (l *limiter) evict(now time.Time) {
 	if len(l.src) < l.max {
 		return
 	}
-	var victim netip.Prefix
-	var best *failState
-	for k, st := range l.src {
-		better := best == nil
-		if !better {
-			bl, sl := now.Before(best.lockedUntil), now.Before(st.lockedUntil)
-			switch {
-			case bl && !sl:
-				better = true
-			case bl == sl && !sl:
-				better = st.windowStart.Before(best.windowStart)
-			case bl == sl && sl:
-				better = st.lockedUntil.Before(best.lockedUntil)
-			}
-		}
-		if better {
-			victim, best = k, st
-		}
-	}
-	delete(l.src, victim)
+	evictOne(l.src, now, func(st *failState) (time.Time, time.Time) { return st.lockedUntil, st.windowStart })
 }
 
 func (l *limiter) len() int {
