@@ -46,6 +46,7 @@ type AgentCall struct {
 	status    int // final status sent (incoming) or received (Dial)
 	cancelled bool
 	byeSent   bool // Hangup sent BYE: the dialog's end is ours
+	byeGot    bool // the gateway's BYE is being answered: the end is theirs
 	reason    string
 	endedAt   time.Time
 	abortOnce sync.Once
@@ -427,7 +428,10 @@ func (a *Agent) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 func (c *AgentCall) dialogEndReason() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.byeSent {
+	switch {
+	case c.byeGot:
+		return EndRemoteBye
+	case c.byeSent:
 		return EndLocalBye
 	}
 	return EndFailed
@@ -510,8 +514,12 @@ func (a *Agent) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return
 	}
+	// ReadBye ends the dialog's context before it returns, which wakes the
+	// call's own goroutine: record whose end it is first, or that goroutine
+	// may call it a failure.
 	c.mu.Lock()
 	srv, cli := c.srv, c.cli
+	c.byeGot = true
 	c.mu.Unlock()
 	var err error
 	switch {
@@ -524,6 +532,9 @@ func (a *Agent) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if err != nil {
 		a.log.Debug("bye refused", "err", err)
+		c.mu.Lock()
+		c.byeGot = false
+		c.mu.Unlock()
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return
 	}
