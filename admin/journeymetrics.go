@@ -19,6 +19,7 @@ type JourneyMetrics struct {
 	endedBy    *prometheus.CounterVec
 	escalated  *prometheus.CounterVec
 	funnel     *prometheus.CounterVec
+	closed     *prometheus.CounterVec
 	dtmf       *prometheus.CounterVec
 	inMenu     prometheus.Histogram
 	toPerson   prometheus.Histogram
@@ -65,6 +66,7 @@ const (
 	FunnelNoInput = "no_input"
 	FunnelHungUp  = "hung_up"
 	FunnelPerson  = "asked_person"
+	FunnelClosed  = "closed" // the menu was outside its hours: its closed action ran instead
 )
 
 // personBuckets: a person should answer within seconds; the tail shows
@@ -92,7 +94,8 @@ func NewJourneyMetrics(m *Metrics) *JourneyMetrics {
 		ended:      cv("ivrgw_calls_ended_total", "Calls ended, by the menu's outcome (transfer:<reason>, hangup:<reason>, caller_hangup, ended:<reason>, none).", "outcome"),
 		endedBy:    cv("ivrgw_calls_ended_by_total", "Calls ended, by who ended them (caller, agent, gateway).", "by"),
 		escalated:  cv("ivrgw_escalations_total", "Callers handed to a person, by reason (caller_request, max_tries, menu_option, ...).", "reason"),
-		funnel:     cv("ivrgw_menu_funnel_total", "What callers did in each menu: entered, option, invalid, no_input, hung_up, asked_person.", "menu", "event"),
+		funnel:     cv("ivrgw_menu_funnel_total", "What callers did in each menu: entered, option, invalid, no_input, hung_up, asked_person, closed (outside its hours).", "menu", "event"),
+		closed:     cv("ivrgw_closed_hours_total", "Callers who met closed hours, by what was closed (menu:<id> or queue:<name>).", "closed"),
 		dtmf:       cv("ivrgw_dtmf_total", "Key presses received, by how they arrived (rfc4733, info, inband).", "method"),
 		inMenu:     h("ivrgw_menu_seconds", "Time a caller spent in the menu: from the answer to the escalation or the end of the call.", prometheus.ExponentialBuckets(1, 2, 10)),
 		toPerson:   h("ivrgw_time_to_person_seconds", "From asking for a person (or giving up in the menu) to an agent answering.", personBuckets),
@@ -150,6 +153,14 @@ func (m *JourneyMetrics) Record(j *journey.Journey) {
 			escalated = true
 		case journey.StepKey:
 			m.dtmf.WithLabelValues(s.Method).Inc()
+		case journey.StepClosed:
+			what := "menu:" + s.Menu
+			if s.Queue != "" {
+				what = "queue:" + s.Queue
+			} else {
+				m.count(s.Menu, FunnelClosed)
+			}
+			m.closed.WithLabelValues(what).Inc()
 		}
 	}
 	if menu != "" && !escalated && j.EndedBy == "caller" {

@@ -23,7 +23,7 @@ type Leg struct {
 	Log    *slog.Logger
 	// Keys are the caller's digits while the fallback has the call (the menu
 	// is not reading them then).
-	Keys <-chan byte
+	Keys <-chan ivr.Press
 	// Divert sends the caller's key presses, with their source, to sink
 	// instead of Keys until restore is called (while bridged to an agent).
 	Divert func(sink chan<- dtmf.Event) (restore func())
@@ -92,7 +92,7 @@ type channel struct {
 	stream *media.Stream
 	log    *slog.Logger
 	menu   *ivr.Config
-	keys   <-chan byte
+	keys   <-chan ivr.Press
 	tap    *digitTap
 	tr     *tracker
 	grp    *group // the call's goroutines
@@ -174,7 +174,7 @@ func (ch *channel) playWait(ctx context.Context, lang string, names ...string) e
 // pumpDigits merges the three digit sources into the menu's key channel,
 // one key per press (pressFilter). While the call is bridged, the tap takes
 // them instead.
-func (g *Gateway) pumpDigits(ctx context.Context, c *sip.Call, s *media.Stream, keys chan<- byte, tap *digitTap, sum *summary) {
+func (g *Gateway) pumpDigits(ctx context.Context, c *sip.Call, s *media.Stream, keys chan<- ivr.Press, tap *digitTap, sum *summary) {
 	var filter pressFilter
 	for {
 		var ev dtmf.Event
@@ -189,10 +189,13 @@ func (g *Gateway) pumpDigits(ctx context.Context, c *sip.Call, s *media.Stream, 
 		}
 		sum.addDigit(ev)
 		if tap.take(ev) {
+			// Bridged: the agent hears it; the journey notes it here, as
+			// the menu and the queue note the keys they read.
+			sum.tr.key(ev)
 			continue
 		}
 		select {
-		case keys <- ev.Digit:
+		case keys <- ivr.Press{Digit: ev.Digit, Via: ev.Source.String()}:
 		default:
 			c.Logger().Warn("key dropped, menu busy", "digit", string(ev.Digit))
 		}

@@ -226,8 +226,11 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 			announcing = nil
 		case <-wake:
 		case <-poll.C:
-		case k := <-leg.Keys:
-			if k == f.cfg.LeaveKey {
+		case p := <-leg.Keys:
+			if leg.Note != nil {
+				leg.Note(journey.Step{Kind: journey.StepKey, Key: string(p.Digit), Method: p.Via})
+			}
+			if k := p.Digit; k == f.cfg.LeaveKey {
 				leg.Stream.StopPlayback()
 				log.Info("caller left the queue", "key", string(k))
 				return ErrLeftQueue

@@ -160,7 +160,7 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 	g.cfg.Pacer.Add(stream)
 	defer g.cfg.Pacer.Remove(stream)
 
-	keys := make(chan byte, 32)
+	keys := make(chan ivr.Press, 32)
 	tap := &digitTap{}
 	grp.Go("rtp", func() error { return stream.Run(gctx) })
 	grp.Go("digits", func() error { g.pumpDigits(gctx, c, stream, keys, tap, sum); return nil })

@@ -30,9 +30,6 @@ type summary struct {
 }
 
 func (s *summary) addDigit(ev dtmf.Event) {
-	if s.tr != nil {
-		s.tr.key(ev)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sources == nil {

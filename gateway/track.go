@@ -56,8 +56,12 @@ func (t *tracker) snapshot() journey.Live {
 	return t.live
 }
 
-// key notes a key press and how it arrived.
+// key notes a key press and how it arrived; nil records nothing (tests
+// of the summary alone).
 func (t *tracker) key(ev dtmf.Event) {
+	if t == nil {
+		return
+	}
 	t.step(journey.Step{Kind: journey.StepKey, Key: string(ev.Digit), Method: ev.Source.String()})
 }
 
@@ -70,6 +74,11 @@ func (t *tracker) menu(ev ivr.MenuEvent) {
 	case ivr.MenuOption, ivr.MenuInvalid:
 		s.Key = string(ev.Key)
 	case ivr.MenuNoInput:
+	case ivr.MenuKey:
+		s = journey.Step{Kind: journey.StepKey, Key: string(ev.Key), Method: ev.Via}
+	case ivr.MenuClosed:
+		s.Kind = journey.StepClosed
+		s.Queue, s.Reason = ev.Queue, ev.Reason
 	default:
 		return // escalation: noted by the channel's Transfer, which knows the queue; hang-up: by the end step
 	}

@@ -27,6 +27,10 @@ func (w *walker) resolve(cfg *Config) {
 			}
 		}
 	}
+	// Every transfer, closed hours' included.
+	for _, t := range w.transfers {
+		resolveOption(t.opt, cfg)
+	}
 }
 
 // resolveOption sends a transfer without a queue where the person key goes.
@@ -59,6 +63,7 @@ func (w *walker) check(cfg *Config) {
 			unknown = true
 		}
 	}
+	w.checkHours(cfg)
 	n := len(w.probs)
 	w.checkStaff(cfg)
 	w.judged += len(w.probs) - n
@@ -93,10 +98,48 @@ func (w *walker) check(cfg *Config) {
 	}
 	n = len(w.probs)
 	defer func() { w.judged += len(w.probs) - n }()
+	w.closedLoops(cfg)
 	// A menu nobody can reach is almost always a typo in a menu: target
-	// elsewhere; reject it rather than ship a dead branch.
+	// elsewhere; reject it rather than ship a dead branch. A menu reached
+	// only when another is closed (an after-hours menu) is reachable, but
+	// is not held to the distance to a person: nobody is there then.
+	open := reachable(cfg, false)
+	reached := reachable(cfg, true)
+	for _, id := range w.menuOrder {
+		if !reached[id] {
+			w.at(w.menuKeys[id], "menu %q is not reachable from the start menu %q", id, cfg.Start)
+		}
+	}
+	dist := Distances(cfg)
+	for _, id := range w.menuOrder {
+		if !open[id] {
+			continue // unreachable is already reported; after-hours menus are exempt
+		}
+		switch d, ok := dist[id]; {
+		case !ok:
+			w.at(w.menuKeys[id], "menu %q is a dead end: none of its options leads to a person (a transfer), only to hang-ups, plays or loops; add a transfer or a way back", id)
+		case d > cfg.MaxPressesToPerson:
+			w.at(w.menuKeys[id], "menu %q is %d key presses from a person, more than max_presses_to_person (%d)", id, d, cfg.MaxPressesToPerson)
+		}
+	}
+}
+
+// reachable is the set of menus a caller can get to from the start
+// menu through options, and with closed also through closed hours.
+func reachable(cfg *Config, closed bool) map[string]bool {
 	reached := map[string]bool{cfg.Start: true}
 	queue := []string{cfg.Start}
+	visit := func(o *Option) {
+		if o != nil && o.Kind == KindMenu && !reached[o.Menu] {
+			reached[o.Menu] = true
+			queue = append(queue, o.Menu)
+		}
+	}
+	if closed {
+		for _, h := range cfg.Queues {
+			visit(h.Closed.Then)
+		}
+	}
 	for len(queue) > 0 {
 		m := cfg.Menus[queue[0]]
 		queue = queue[1:]
@@ -107,29 +150,13 @@ func (w *walker) check(cfg *Config) {
 			if o.Kind == KindCollect {
 				o = o.Collect.Then
 			}
-			if o.Kind == KindMenu && !reached[o.Menu] {
-				reached[o.Menu] = true
-				queue = append(queue, o.Menu)
-			}
+			visit(o)
+		}
+		if closed && m.Hours != nil {
+			visit(m.Hours.Closed.Then)
 		}
 	}
-	for _, id := range w.menuOrder {
-		if !reached[id] {
-			w.at(w.menuKeys[id], "menu %q is not reachable from the start menu %q", id, cfg.Start)
-		}
-	}
-	dist := Distances(cfg)
-	for _, id := range w.menuOrder {
-		if !reached[id] {
-			continue // already reported; its distance is beside the point
-		}
-		switch d, ok := dist[id]; {
-		case !ok:
-			w.at(w.menuKeys[id], "menu %q is a dead end: none of its options leads to a person (a transfer), only to hang-ups, plays or loops; add a transfer or a way back", id)
-		case d > cfg.MaxPressesToPerson:
-			w.at(w.menuKeys[id], "menu %q is %d key presses from a person, more than max_presses_to_person (%d)", id, d, cfg.MaxPressesToPerson)
-		}
-	}
+	return reached
 }
 
 // checkStaff reports every transfer, and the person key, whose queue no
@@ -166,17 +193,7 @@ func (w *walker) checkStaff(cfg *Config) {
 // collect are not counted. back may return to any menu that leads here,
 // and counts as the nearest of them.
 func Distances(cfg *Config) map[string]int {
-	parents := map[string][]string{}
-	for _, id := range sortedMenus(cfg) {
-		for _, o := range cfg.Menus[id].Options {
-			if o.Kind == KindCollect {
-				o = o.Collect.Then
-			}
-			if o.Kind == KindMenu && o.Menu != id {
-				parents[o.Menu] = append(parents[o.Menu], id)
-			}
-		}
-	}
+	parents := backParents(cfg)
 	dist := map[string]int{}
 	// Bellman-Ford on unit weights: each round settles at least one more
 	// menu, so len(menus)+1 rounds are enough.
@@ -213,6 +230,46 @@ func Distances(cfg *Config) map[string]int {
 		}
 	}
 	return dist
+}
+
+// backParents gives, for each menu, the menus back may return to from it:
+// those with an option leading there. A menu reached because another was
+// closed goes back to where that one would have, since the caller never
+// entered the closed menu.
+func backParents(cfg *Config) map[string][]string {
+	parents := map[string][]string{}
+	addParent := func(to, p string) {
+		if p != to && !slices.Contains(parents[to], p) {
+			parents[to] = append(parents[to], p)
+		}
+	}
+	ids := sortedMenus(cfg)
+	for _, id := range ids {
+		for _, k := range []byte(keypad) {
+			o, ok := cfg.Menus[id].Options[k]
+			if !ok {
+				continue
+			}
+			if o.Kind == KindCollect {
+				o = o.Collect.Then
+			}
+			if o.Kind == KindMenu {
+				addParent(o.Menu, id)
+			}
+		}
+	}
+	// Closed chains are short (the validator refuses circles); a round per
+	// menu carries parents along the longest.
+	for range len(ids) {
+		for _, id := range ids {
+			if h := cfg.Menus[id].Hours; h != nil && h.Closed.Then != nil && h.Closed.Then.Kind == KindMenu {
+				for _, p := range parents[id] {
+					addParent(h.Closed.Then.Menu, p)
+				}
+			}
+		}
+	}
+	return parents
 }
 
 func has(m map[string]int, k string) bool {

@@ -46,6 +46,12 @@ type Config struct {
 	// transfer than this is refused.
 	MaxPressesToPerson int
 	Menus              map[string]*Menu
+	// Location is settings.timezone: the zone of hours that name none.
+	Location *time.Location
+	// Schedules are the top-level hours by name; Queues the hours of
+	// queues by queue name. A queue not in Queues is always open.
+	Schedules map[string]*Schedule
+	Queues    map[string]*Hours
 }
 
 // Person is the key that reaches a human from every menu.
@@ -74,6 +80,7 @@ type Menu struct {
 	NoInputTimeout time.Duration
 	MaxTries       int
 	Options        map[byte]*Option
+	Hours          *Hours // nil: always open
 }
 
 // Kind says what an option does.

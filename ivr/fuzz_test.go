@@ -5,12 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // FuzzParse: any bytes give either a Config or Problems, never a panic,
 // and every problem has a position.
 func FuzzParse(f *testing.F) {
-	for _, glob := range []string{"testdata/good/*.yaml", "testdata/bad/*.yaml", "../configs/menu.yaml"} {
+	for _, glob := range []string{"testdata/good/*.yaml", "testdata/bad/*.yaml", "testdata/docs/*.yaml", "../configs/menu.yaml"} {
 		files, _ := filepath.Glob(glob)
 		for _, file := range files {
 			if data, err := os.ReadFile(file); err == nil {
@@ -25,12 +26,17 @@ func FuzzParse(f *testing.F) {
 			if cfg == nil || cfg.Menus[cfg.Start] == nil {
 				t.Fatalf("Parse = nil error and config %+v without its start menu", cfg)
 			}
-			// A config that loads must run: start it and press every key.
-			m := NewMachine(cfg)
-			m.Start()
-			for _, k := range []byte("0123456789*#") {
-				m.Handle(PromptDone{})
-				m.Handle(Key{Digit: k})
+			// A config that loads must run, at any hour: start it and
+			// press every key, on a weekday, a Sunday night and a
+			// Christmas Day, so closed hours are met too.
+			for _, at := range []string{"2026-12-23T10:00:00Z", "2026-12-27T23:30:00Z", "2026-12-25T12:00:00Z"} {
+				m := NewMachine(cfg)
+				m.SetClock(func() time.Time { return utc(at) })
+				m.Start()
+				for _, k := range []byte("0123456789*#") {
+					m.Handle(PromptDone{})
+					m.Handle(Key{Digit: k})
+				}
 			}
 			return
 		}

@@ -55,19 +55,12 @@ func buildGraph(cfg *Config) *graph {
 		if id == cfg.Start {
 			label += "\n(start)"
 		}
+		if h := cfg.Menus[id].Hours; h != nil && h.Schedule != nil {
+			label += "\nhours " + h.Schedule.Name
+		}
 		add(nodeMenu(id), "menu", label)
 	}
-	parents := map[string][]string{}
-	for _, id := range g.menus {
-		for _, o := range cfg.Menus[id].Options {
-			if o.Kind == KindCollect {
-				o = o.Collect.Then
-			}
-			if o.Kind == KindMenu && o.Menu != id && !slices.Contains(parents[o.Menu], id) {
-				parents[o.Menu] = append(parents[o.Menu], id)
-			}
-		}
-	}
+	parents := backParents(cfg)
 	var queues, tail []string
 	for _, id := range g.menus {
 		m := cfg.Menus[id]
@@ -106,12 +99,47 @@ func buildGraph(cfg *Config) *graph {
 			}
 		}
 	}
+	// Closed hours: where a caller goes instead, dashed.
+	closedEdge := func(from string, h *Hours) {
+		if h == nil || h.Schedule == nil {
+			return
+		}
+		label := "closed (" + h.Schedule.Name + ")"
+		switch t := h.Closed.Then; t.Kind {
+		case KindMenu:
+			g.edges = append(g.edges, edge{from, nodeMenu(t.Menu), label, true})
+		case KindTransfer:
+			if !slices.Contains(queues, t.Queue) {
+				queues = append(queues, t.Queue)
+			}
+			g.edges = append(g.edges, edge{from, nodeQueue(t.Queue), label, true})
+		case KindHangup:
+			tail = append(tail, "hangup")
+			g.edges = append(g.edges, edge{from, "hangup", label, true})
+		}
+	}
+	for _, id := range g.menus {
+		closedEdge(nodeMenu(id), cfg.Menus[id].Hours)
+	}
 	if !slices.Contains(queues, cfg.Person.Queue) {
 		queues = append(queues, cfg.Person.Queue)
 	}
+	for q := range cfg.Queues {
+		if !slices.Contains(queues, q) {
+			queues = append(queues, q)
+		}
+	}
 	slices.Sort(queues)
 	for _, q := range queues {
-		add(nodeQueue(q), "queue", "person\nqueue "+q)
+		closedEdge(nodeQueue(q), cfg.Queues[q])
+	}
+	slices.Sort(queues)
+	for _, q := range queues {
+		label := "person\nqueue " + q
+		if h := cfg.Queues[q]; h != nil && h.Schedule != nil {
+			label += "\nhours " + h.Schedule.Name
+		}
+		add(nodeQueue(q), "queue", label)
 	}
 	if len(tail) > 0 {
 		add("hangup", "hangup", "hang up")

@@ -20,6 +20,8 @@ func TestGraphGolden(t *testing.T) {
 		// A menu the validator refuses is still drawn: that is when the
 		// picture helps most.
 		{"deadend", "testdata/check/deadend.yaml"},
+		// Closed hours: dashed edges to where a caller goes instead.
+		{"hours", "testdata/docs/hours.yaml"},
 	}
 	formats := []struct {
 		ext   string

@@ -110,6 +110,7 @@ const (
 	ReasonMaxTries       = "max_tries"       // too many invalid or silent tries
 	ReasonMenuOption     = "menu_option"     // an option said transfer or hangup
 	ReasonTransferFailed = "transfer_failed" // nobody could take the call
+	ReasonClosed         = "closed"          // outside a menu's or queue's hours
 	OutcomeCallerHangup  = "caller_hangup"   // the call ended inside the menu
 )
 
@@ -142,11 +143,14 @@ const (
 	maxKeys    = 256
 )
 
-// Machine is the menu state machine of one call. It is pure and
-// synchronous: no clocks, no goroutines, no I/O. It is not safe for
-// concurrent use; the Session owns it.
+// Machine is the menu state machine of one call. It is synchronous: no
+// timers, no goroutines, no I/O. It reads the time of day only through its
+// clock, for opening hours (SetClock). It is not safe for concurrent use;
+// the Session owns it.
 type Machine struct {
 	cfg     *Config
+	now     func() time.Time
+	notes   []MenuEvent // closed hours met, for the observer
 	lang    string
 	menu    *Menu
 	history []*Menu
@@ -173,12 +177,58 @@ type Machine struct {
 // NewMachine returns a machine for one call on cfg, which must come from
 // Parse (it is not validated again).
 func NewMachine(cfg *Config) *Machine {
-	return &Machine{cfg: cfg, lang: cfg.DefaultLanguage, digits: map[string]string{}}
+	return &Machine{cfg: cfg, now: time.Now, lang: cfg.DefaultLanguage, digits: map[string]string{}}
+}
+
+// SetClock sets where the machine reads the time for opening hours
+// (time.Now by default). Tests set it to stand at a chosen instant.
+func (m *Machine) SetClock(now func() time.Time) {
+	if now != nil {
+		m.now = now
+	}
 }
 
 // Start plays the welcome and the start menu.
 func (m *Machine) Start() []Action {
-	return m.enter(m.cfg.Menus[m.cfg.Start], m.cfg.Welcome)
+	return m.goTo(m.cfg.Menus[m.cfg.Start], m.cfg.Welcome)
+}
+
+// takeNotes hands the observer the closed hours met since the last call.
+func (m *Machine) takeNotes() []MenuEvent {
+	n := m.notes
+	m.notes = nil
+	return n
+}
+
+// maxClosedHops bounds a chain of closed menus and queues at run time;
+// the validator already refuses chains that go round in a circle.
+const maxClosedHops = 16
+
+// goTo enters menu, unless it is outside its hours: then its closed
+// action runs instead (say, then another menu, a transfer or hangup).
+func (m *Machine) goTo(menu *Menu, prefix []string) []Action {
+	for range maxClosedHops {
+		if menu.Hours.open(m.now()) {
+			return m.enter(menu, prefix)
+		}
+		c := menu.Hours.Closed
+		m.notes = append(m.notes, MenuEvent{Kind: MenuClosed, Menu: menu.ID, Reason: menu.Hours.Schedule.Name})
+		prefix = join(prefix, c.Say)
+		switch c.Then.Kind {
+		case KindMenu:
+			menu = m.cfg.Menus[c.Then.Menu]
+			continue
+		case KindTransfer:
+			return m.transfer(c.Then.Queue, c.Then.Priority, ReasonClosed, prefix)
+		}
+		break
+	}
+	return m.closedGoodbye(prefix)
+}
+
+// closedGoodbye ends a call that met closed hours with nowhere to go.
+func (m *Machine) closedGoodbye(prefix []string) []Action {
+	return m.final(join(prefix, []string{m.cfg.Prompts.Goodbye}), Hangup{Reason: ReasonClosed}, "hangup:"+ReasonClosed)
 }
 
 // Handle feeds one event and returns the actions it causes, in order.
@@ -299,7 +349,7 @@ func (m *Machine) do(o *Option, prefix []string) []Action {
 		if len(m.history) > maxHistory {
 			m.history = m.history[1:]
 		}
-		return m.enter(m.cfg.Menus[o.Menu], prefix)
+		return m.goTo(m.cfg.Menus[o.Menu], prefix)
 	case KindPlay:
 		m.phase = inInfo
 		return []Action{m.play(join(prefix, o.Prompts), true)}
@@ -307,7 +357,7 @@ func (m *Machine) do(o *Option, prefix []string) []Action {
 		if n := len(m.history); n > 0 {
 			prev := m.history[n-1]
 			m.history = m.history[:n-1]
-			return m.enter(prev, prefix)
+			return m.goTo(prev, prefix)
 		}
 		// back at the start menu has nowhere to go: offer it again.
 		return []Action{m.play(join(prefix, m.menu.Prompt), true)}
@@ -350,7 +400,42 @@ func (m *Machine) fail(errPrompt string) []Action {
 
 // transfer hands the caller over, after prompts if there are any. The
 // hold prompt itself is the Channel's to play (see SystemPrompts).
+//
+// A queue outside its hours is not queued for: its closed action runs
+// (say, then another queue, a menu, the menu again, or hangup), so a
+// caller never waits for nobody. A caller sent to a person because the
+// menu failed them is let go after the message rather than offered a
+// menu again: that could loop for ever.
 func (m *Machine) transfer(queue string, prio int, reason string, prompts []string) []Action {
+	for hops := 0; ; hops++ {
+		h := m.cfg.Queues[queue]
+		if h.open(m.now()) {
+			break
+		}
+		m.notes = append(m.notes, MenuEvent{Kind: MenuClosed, Menu: m.menuID(), Queue: queue, Reason: h.Schedule.Name})
+		prompts = join(prompts, h.Closed.Say)
+		t := h.Closed.Then
+		switch {
+		case hops >= maxClosedHops, reason == ReasonMaxTries, t.Kind == KindHangup, m.menu == nil && t.Kind == KindRepeat:
+			return m.closedGoodbye(prompts)
+		case t.Kind == KindTransfer:
+			queue, prio = t.Queue, t.Priority
+			continue
+		case t.Kind == KindMenu:
+			if m.menu != nil {
+				m.history = append(m.history, m.menu)
+				if len(m.history) > maxHistory {
+					m.history = m.history[1:]
+				}
+			}
+			m.phase = inMenu
+			return m.goTo(m.cfg.Menus[t.Menu], prompts)
+		}
+		// repeat: the menu the caller is in, again, after the message.
+		m.phase = inMenu
+		m.tries = 0
+		return []Action{m.play(join(prompts, m.reprompt()), true)}
+	}
 	m.reason = reason
 	t := Transfer{
 		Queue: queue, Priority: prio, Reason: reason,
@@ -370,6 +455,13 @@ func (m *Machine) final(prompts []string, a Action, outcome string) []Action {
 	m.pending = a
 	m.outcome = outcome
 	return []Action{m.play(prompts, false)}
+}
+
+func (m *Machine) menuID() string {
+	if m.menu == nil {
+		return ""
+	}
+	return m.menu.ID
 }
 
 func (m *Machine) promptDone() []Action {
@@ -457,6 +549,10 @@ func (m *Machine) transferFailed(err error) []Action {
 		return nil
 	}
 	switch {
+	case m.menu == nil && !errors.Is(err, ErrEndCall):
+		// The start menu was closed and sent the caller straight to a
+		// queue: there is no menu to go back to.
+		return m.final([]string{m.cfg.Prompts.Goodbye}, Hangup{Reason: ReasonTransferFailed}, "hangup:"+ReasonTransferFailed)
 	case errors.Is(err, ErrBackToMenu):
 		// The caller left the queue on purpose: the menu, as on entry.
 		m.outcome = ""

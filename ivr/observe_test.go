@@ -14,7 +14,7 @@ func TestSessionObserve(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := mustParse(t, machineMenu)
 		ch := newFakeChannel()
-		keys := make(chan byte)
+		keys := make(chan Press)
 		var got []MenuEvent
 		s := NewSession(cfg, ch, nil)
 		s.Observe(func(ev MenuEvent) { got = append(got, ev) })
@@ -26,7 +26,9 @@ func TestSessionObserve(t *testing.T) {
 		s.Run(t.Context(), keys)
 		want := []MenuEvent{
 			{Kind: MenuEntered, Menu: "main"},
+			{Kind: MenuKey, Key: '7', Via: "rfc4733"},
 			{Kind: MenuInvalid, Menu: "main", Key: '7'},
+			{Kind: MenuKey, Key: '2', Via: "rfc4733"},
 			{Kind: MenuOption, Menu: "main", Key: '2'},
 			{Kind: MenuEntered, Menu: "tech"},
 			{Kind: MenuNoInput, Menu: "tech"},
@@ -43,7 +45,7 @@ func TestSessionObserveCollect(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := mustParse(t, machineMenu)
 		ch := newFakeChannel()
-		keys := make(chan byte)
+		keys := make(chan Press)
 		var got []MenuEvent
 		s := NewSession(cfg, ch, nil)
 		s.Observe(func(ev MenuEvent) { got = append(got, ev) })
@@ -55,9 +57,18 @@ func TestSessionObserveCollect(t *testing.T) {
 		s.Run(t.Context(), keys)
 		want := []MenuEvent{
 			{Kind: MenuEntered, Menu: "main"},
+			{Kind: MenuKey, Key: '1', Via: "rfc4733"},
 			{Kind: MenuOption, Menu: "main", Key: '1'},
 			{Kind: MenuEntered, Menu: "billing"},
+			{Kind: MenuKey, Key: '2', Via: "rfc4733"},
 			{Kind: MenuOption, Menu: "billing", Key: '2'},
+			// The account number is data: each digit leaves as x.
+			{Kind: MenuKey, Key: 'x', Via: "rfc4733"},
+			{Kind: MenuKey, Key: 'x', Via: "rfc4733"},
+			{Kind: MenuKey, Key: 'x', Via: "rfc4733"},
+			{Kind: MenuKey, Key: 'x', Via: "rfc4733"},
+			{Kind: MenuKey, Key: 'x', Via: "rfc4733"},
+			{Kind: MenuKey, Key: '#', Via: "rfc4733"},
 			{Kind: MenuEscalate, Menu: "billing", Reason: ReasonMenuOption},
 		}
 		if !reflect.DeepEqual(got, want) {

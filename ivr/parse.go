@@ -116,6 +116,9 @@ type walker struct {
 	keyNodes     map[byte][]ast.Node // option keys, to check against the person key
 	personQueue  ast.Node            // settings.person.queue, if written
 	transfers    []transferRef       // every transfer, for the agents check
+	pendingZones []zoneRef           // schedules without a timezone of their own
+	hoursRefs    []hoursRef          // hours: names of menus and queues
+	queueKeys    []ref               // the top-level queues entries
 	// incomplete is set when a menu or option could not be read, so the
 	// menu graph is not known and reachability is not judged.
 	incomplete bool
@@ -163,15 +166,21 @@ func (w *walker) parse(data []byte) *Config {
 		Prompts: SystemPrompts{
 			Invalid: "invalid", NoInput: "no_input", TooManyTries: "too_many_tries", Goodbye: "goodbye",
 		},
-		Menus: map[string]*Menu{},
+		Menus:     map[string]*Menu{},
+		Schedules: map[string]*Schedule{},
+		Queues:    map[string]*Hours{},
 	}
 	w.keyNodes = map[byte][]ast.Node{}
 	var menusNode ast.Node
-	seen := w.mapping(docs[0], "the top level", []string{"settings", "menus"}, func(key string, k, v ast.Node) {
+	seen := w.mapping(docs[0], "the top level", []string{"settings", "hours", "queues", "menus"}, func(key string, k, v ast.Node) {
 		switch key {
 		case "settings":
 			w.settingsKey = k
 			w.settings(v, cfg)
+		case "hours":
+			w.hoursSection(v, cfg)
+		case "queues":
+			w.queuesSection(v, cfg)
 		case "menus":
 			menusNode = k
 			w.menus(v, cfg)

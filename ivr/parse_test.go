@@ -17,7 +17,7 @@ var update = flag.Bool("update", false, "rewrite testdata/bad/*.want from the cu
 var stdNames = []string{
 	"welcome", "main_menu", "main_menu_short", "billing_menu", "balance_info", "account_prompt",
 	"account_thanks", "tech_menu", "internet_help", "phone_help", "order_status", "invalid",
-	"no_input", "transfer", "too_many_tries", "goodbye", "unavailable",
+	"no_input", "transfer", "too_many_tries", "goodbye", "unavailable", "closed_now", "closed_hours",
 }
 
 // mapCatalog is a Catalog from a literal: lang -> names.

@@ -23,7 +23,7 @@ var (
 
 func (w *walker) settings(n ast.Node, cfg *Config) {
 	allowed := []string{"languages", "default_language", "start", "welcome", "no_input_timeout",
-		"inter_digit_timeout", "max_tries", "person", "prompts", "max_presses_to_person"}
+		"inter_digit_timeout", "max_tries", "person", "prompts", "max_presses_to_person", "timezone"}
 	seen := w.mapping(n, "settings", allowed, func(key string, k, v ast.Node) {
 		switch key {
 		case "languages":
@@ -73,6 +73,8 @@ func (w *walker) settings(n ast.Node, cfg *Config) {
 			if p, ok := w.integer(v, key, 1, 20); ok {
 				cfg.MaxPressesToPerson, w.maxPressNode = p, v
 			}
+		case "timezone":
+			cfg.Location = w.zone(v)
 		case "person":
 			w.person(k, v, cfg)
 		case "prompts":
@@ -170,9 +172,20 @@ func (w *walker) menus(n ast.Node, cfg *Config) {
 
 func (w *walker) menu(id string, k, n ast.Node) *Menu {
 	m := &Menu{ID: id, Options: map[byte]*Option{}}
-	allowed := []string{"prompt", "short", "no_input_timeout", "max_tries", "options"}
-	seen := w.mapping(n, "menu "+strconv.Quote(id), allowed, func(key string, _, v ast.Node) {
+	allowed := []string{"prompt", "short", "no_input_timeout", "max_tries", "options", "hours", "closed"}
+	what := "menu " + strconv.Quote(id)
+	h := &Hours{}
+	var hoursNode, closedNode ast.Node
+	hoursGood := true
+	seen := w.mapping(n, what, allowed, func(key string, kk, v ast.Node) {
 		switch key {
+		case "hours":
+			hoursNode = v
+		case "closed":
+			closedNode = kk
+			var ok bool
+			h.Closed, ok = w.closedBlock(kk, v, false)
+			hoursGood = hoursGood && ok
 		case "prompt":
 			m.Prompt, _ = w.promptList(v, key)
 		case "short":
@@ -192,6 +205,12 @@ func (w *walker) menu(id string, k, n ast.Node) *Menu {
 		if _, ok := seen[req]; !ok {
 			w.at(k, "menu %q: missing required key %q", id, req)
 		}
+	}
+	if !w.bindHours(k, what, h, hoursNode, closedNode, false) || !hoursGood {
+		return nil
+	}
+	if hoursNode != nil {
+		m.Hours = h
 	}
 	return m
 }

@@ -27,13 +27,25 @@ type Channel interface {
 	Hangup(ctx context.Context)
 }
 
+// Press is one key from the caller as it reached the call: the digit,
+// and how it came (rfc4733, info, inband), for the journey record.
+type Press struct {
+	Digit byte
+	Via   string
+}
+
 // Session runs a Machine for one call against a Channel.
 type Session struct {
 	cfg *Config
 	ch  Channel
 	log *slog.Logger
 	obs func(MenuEvent) // optional, see Observe
+	now func() time.Time
 }
+
+// SetClock sets the clock the menu reads for opening hours (time.Now by
+// default). Set it before Run.
+func (s *Session) SetClock(now func() time.Time) { s.now = now }
 
 // NewSession returns a runner for one call on the menu snapshot cfg: a
 // reload during the call does not change the menu under the caller.
@@ -49,8 +61,9 @@ func NewSession(cfg *Config, ch Channel, log *slog.Logger) *Session {
 // the caller's digits; a closed keys channel is not the end of the call.
 // One goroutine, the caller's, owns the machine, the timer and the
 // channel calls: there is nothing to lock.
-func (s *Session) Run(ctx context.Context, keys <-chan byte) Summary {
+func (s *Session) Run(ctx context.Context, keys <-chan Press) Summary {
 	m := NewMachine(s.cfg)
+	m.SetClock(s.now)
 	var (
 		playDone <-chan struct{}
 		timer    *time.Timer
@@ -78,9 +91,7 @@ func (s *Session) Run(ctx context.Context, keys <-chan byte) Summary {
 		return acts
 	}
 	pending := m.Start()
-	if s.obs != nil && m.menu != nil {
-		s.obs(MenuEvent{Kind: MenuEntered, Menu: m.menu.ID})
-	}
+	s.observeStart(m)
 	for {
 		for len(pending) > 0 {
 			a := pending[0]
@@ -129,12 +140,13 @@ func (s *Session) Run(ctx context.Context, keys <-chan byte) Summary {
 		case <-ctx.Done():
 			handle(HungUp{})
 			return done()
-		case d, ok := <-keys:
+		case p, ok := <-keys:
 			if !ok {
 				keys = nil
 				continue
 			}
-			pending = handle(Key{Digit: d})
+			s.observeKey(m, p)
+			pending = handle(Key{Digit: p.Digit})
 		case <-playDone:
 			playDone = nil
 			pending = handle(PromptDone{})

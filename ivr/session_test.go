@@ -63,7 +63,7 @@ func (f *fakeChannel) Transfer(_ context.Context, t Transfer) error {
 func (f *fakeChannel) Hangup(context.Context) { f.note("hangup") }
 
 // press sends keys at the given virtual times since the call began.
-func press(t0 time.Time, keys chan<- byte, at map[time.Duration]byte) {
+func press(t0 time.Time, keys chan<- Press, at map[time.Duration]byte) {
 	var times []time.Duration
 	for d := range at {
 		times = append(times, d)
@@ -71,7 +71,7 @@ func press(t0 time.Time, keys chan<- byte, at map[time.Duration]byte) {
 	slices.Sort(times)
 	for _, d := range times {
 		time.Sleep(time.Until(t0.Add(d)))
-		keys <- at[d]
+		keys <- Press{Digit: at[d], Via: "rfc4733"}
 	}
 }
 
@@ -155,7 +155,7 @@ func TestSessionTiming(t *testing.T) {
 				ch := newFakeChannel()
 				ch.transfer = tt.transfer
 				ch.inQueue = 30 * time.Second
-				keys := make(chan byte)
+				keys := make(chan Press)
 				go press(ch.t0, keys, tt.keys)
 				if tt.cancelAt > 0 {
 					time.AfterFunc(tt.cancelAt, cancel)
@@ -190,8 +190,8 @@ func TestSessionHangupOption(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := mustParse(t, machineMenu)
 		ch := newFakeChannel()
-		keys := make(chan byte, 1)
-		keys <- '4'
+		keys := make(chan Press, 1)
+		keys <- Press{Digit: '4'}
 		close(keys) // a closed key channel does not end the call
 		sum := NewSession(cfg, ch, nil).Run(t.Context(), keys)
 		want := []string{"0s play en welcome,main_menu", "0s stop", "0s play en goodbye", "2s hangup"}

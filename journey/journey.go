@@ -26,6 +26,7 @@ const (
 	StepOption   = "option"     // a key chose a menu option (Menu, Key)
 	StepInvalid  = "invalid"    // a key matched nothing (Menu, Key)
 	StepNoInput  = "no_input"   // the menu timed out waiting (Menu)
+	StepClosed   = "closed"     // outside opening hours (Reason: the schedule): of Menu, or of Queue asked for from Menu
 	StepEscalate = "escalate"   // handed to the human fallback (Reason, Queue)
 	StepQueued   = "queued"     // waiting in a queue (Queue)
 	StepRinging  = "ringing"    // an agent's phone rings (Agent)

@@ -50,7 +50,7 @@ func TestCheck(t *testing.T) {
 				`testdata/menu_queues.yaml:15:36: transfer to queue "billing": no agent in the agents file serves it`,
 			}},
 		{"shipped menu, support-only agents", []string{"-menu", shippedMenu, "-agents", supportOnly}, 1, "",
-			[]string{`../../configs/menu.yaml:42:36: transfer to queue "billing": no agent in the agents file serves it`}},
+			[]string{`../../configs/menu.yaml:59:36: transfer to queue "billing": no agent in the agents file serves it`}},
 		{"dead ends", []string{"-menu", "testdata/menu_deadend.yaml", "-agents", supportOnly}, 1, "",
 			[]string{
 				`testdata/menu_deadend.yaml:11:3: menu "billing" is a dead end: none of its options leads to a person (a transfer), only to hang-ups, plays or loops; add a transfer or a way back`,
