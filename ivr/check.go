@@ -64,6 +64,12 @@ func (w *walker) check(cfg *Config) {
 		}
 	}
 	w.checkHours(cfg)
+	// The call has one failure budget; a menu may only spend it faster.
+	for _, r := range w.menuTries {
+		if m := cfg.Menus[r.name]; m != nil && m.MaxTries > cfg.MaxTries {
+			w.at(r.node, "menu %q: max_tries %d is more than settings.max_tries %d, the call's whole failure budget; a menu may only be tighter", r.name, m.MaxTries, cfg.MaxTries)
+		}
+	}
 	n := len(w.probs)
 	w.checkStaff(cfg)
 	w.judged += len(w.probs) - n

@@ -27,7 +27,20 @@ const (
 	// MaxTimeout bounds every configured timeout: a caller left in
 	// silence for longer than this believes the line is dead.
 	MaxTimeout = 60 * time.Second
+
+	// DefaultMaxMenuTime is settings.max_menu_time: after this long in
+	// the menu a caller is handed to a person (reason menu_time).
+	DefaultMaxMenuTime = 5 * time.Minute
+	// MaxMenuTimeLimit bounds max_menu_time.
+	MaxMenuTimeLimit = time.Hour
 )
+
+// DefaultFrustration is what settings.frustration is when the file leaves
+// it (or a part of it) out: every detector on.
+var DefaultFrustration = Frustration{
+	Priority: 10, MashKeys: 6, MashWithin: 3 * time.Second,
+	SameInvalid: true, Repeats: 3, Greeting: true,
+}
 
 // Config is a validated menu file. It is immutable once returned by Parse:
 // calls in progress share it, and a reload swaps in a new one.
@@ -39,9 +52,15 @@ type Config struct {
 	Welcome           []string // played once, before the start menu
 	NoInputTimeout    time.Duration
 	InterDigitTimeout time.Duration
-	MaxTries          int
-	Person            Person
-	Prompts           SystemPrompts
+	// MaxTries is the call's failure budget: invalid or silent tries over
+	// the whole call, across menus. A menu's own MaxTries may only be
+	// tighter, and counts tries in one visit.
+	MaxTries int
+	// MaxMenuTime caps the time in the menu; then a person (menu_time).
+	MaxMenuTime time.Duration
+	Frustration Frustration
+	Person      Person
+	Prompts     SystemPrompts
 	// MaxPressesToPerson bounds Distances: a menu further from a
 	// transfer than this is refused.
 	MaxPressesToPerson int
@@ -52,6 +71,18 @@ type Config struct {
 	// queues by queue name. A queue not in Queues is always open.
 	Schedules map[string]*Schedule
 	Queues    map[string]*Hours
+}
+
+// Frustration says how the menu spots a caller who struggles. Each
+// detector hands the caller to the person queue at Priority, with its own
+// reason; the max_tries and menu_time hand-overs use Priority too.
+type Frustration struct {
+	Priority    int           // 0-100, for every hand-over of a struggling caller
+	MashKeys    int           // this many keys ...
+	MashWithin  time.Duration // ... within this long: key mashing (0 keys: off)
+	SameInvalid bool          // the same invalid key twice in one menu
+	Repeats     int           // "repeat" chosen this many times in a call (0: off)
+	Greeting    bool          // the person key while the welcome plays
 }
 
 // Person is the key that reaches a human from every menu.

@@ -57,7 +57,7 @@ func TestDocsExamples(t *testing.T) {
 		data, _ := os.ReadFile(filepath.Join("..", p))
 		all.Write(data)
 	}
-	for _, want := range append(slices.Clone(actionNames), "hours:", "queues:", "holidays:", "closed:", "timezone:", "person:", "max_tries:", "short:", "welcome:") {
+	for _, want := range append(slices.Clone(actionNames), "hours:", "queues:", "frustration:", "max_menu_time:", "holidays:", "closed:", "timezone:", "person:", "max_tries:", "short:", "welcome:") {
 		if !strings.Contains(all.String(), want) {
 			t.Errorf("no example in docs/menu.md uses %q", want)
 		}

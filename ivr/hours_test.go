@@ -199,12 +199,29 @@ func TestMachineHours(t *testing.T) {
 			steps: []step{
 				{nil, acts(play("main_menu"))},
 				{key('7'), acts(stop, play("invalid", "main_menu"))},
-				{key('7'), acts(stop, play("invalid", "main_menu"))},
-				{key('7'), acts(stop, final("invalid", "too_many_tries", "closed_now", "goodbye"))},
+				{key('8'), acts(stop, play("invalid", "main_menu"))},
+				// Both messages, no "let me connect you", then goodbye.
+				{key('9'), acts(stop, final("invalid", "closed_now", "closed_hours", "goodbye"))},
 				{done, acts(Hangup{Reason: ReasonClosed})},
 			},
+			notes: []MenuEvent{
+				{Kind: MenuClosed, Menu: "main", Queue: "support", Reason: "office"},
+				{Kind: MenuClosed, Menu: "main", Queue: "night", Reason: "evenings"},
+			},
+			sum: Summary{Path: []string{"main"}, Keys: "789", Outcome: "hangup:closed", Tries: 3},
+		},
+		{
+			name: "support closed after max_tries: the overflow queue still takes the caller",
+			at:   closed,
+			steps: []step{
+				{nil, acts(play("main_menu"))},
+				{key('7'), acts(stop, play("invalid", "main_menu"))},
+				{key('8'), acts(stop, play("invalid", "main_menu"))},
+				{key('9'), acts(stop, final("invalid", "too_many_tries", "closed_now"))},
+				{done, acts(Transfer{Queue: "night", Priority: 10, Reason: ReasonMaxTries, Digits: noDigits, Path: []string{"main"}, Lang: "en"})},
+			},
 			notes: []MenuEvent{{Kind: MenuClosed, Menu: "main", Queue: "support", Reason: "office"}},
-			sum:   Summary{Path: []string{"main"}, Keys: "777", Outcome: "hangup:closed", Tries: 3},
+			sum:   Summary{Path: []string{"main"}, Keys: "789", Outcome: "transfer:max_tries", Tries: 3},
 		},
 		{
 			name: "closed menu: its message, then the after-hours menu; back returns to main",

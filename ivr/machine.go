@@ -13,7 +13,7 @@ import (
 type TimerID uint64
 
 // Event is what happens to a call: Key, Timeout, PromptDone, HungUp,
-// TransferFailed.
+// TransferFailed, MenuTimeUp.
 type Event interface{ event() }
 
 // Key is one DTMF digit from the caller: 0-9, *, # (A-D are treated as
@@ -48,6 +48,11 @@ var (
 	ErrEndCall = errors.New("ivr: call over after transfer")
 )
 
+// MenuTimeUp reports that the call has been in the menu for
+// settings.max_menu_time (the Session's own timer, beside the machine's).
+type MenuTimeUp struct{}
+
+func (MenuTimeUp) event()     {}
 func (Key) event()            {}
 func (Timeout) event()        {}
 func (PromptDone) event()     {}
@@ -111,7 +116,13 @@ const (
 	ReasonMenuOption     = "menu_option"     // an option said transfer or hangup
 	ReasonTransferFailed = "transfer_failed" // nobody could take the call
 	ReasonClosed         = "closed"          // outside a menu's or queue's hours
-	OutcomeCallerHangup  = "caller_hangup"   // the call ended inside the menu
+	// Frustration: a caller who struggles goes to a person first.
+	ReasonMashing       = "key_mashing"        // many keys within a short time
+	ReasonSameInvalid   = "same_invalid_key"   // the same invalid key twice in one menu
+	ReasonRepeats       = "repeat_loop"        // "repeat" again and again
+	ReasonGreeting      = "person_in_greeting" // the person key during the welcome
+	ReasonMenuTime      = "menu_time"          // over settings.max_menu_time in the menu
+	OutcomeCallerHangup = "caller_hangup"      // the call ended inside the menu
 )
 
 // Summary is what a call did in the menu, for the call-end log line.
@@ -171,7 +182,13 @@ type Machine struct {
 	path       []string
 	keys       []byte
 	outcome    string
-	totalTries int
+	totalTries int // the call's failures, against settings.max_tries
+
+	// Frustration detectors (settings.frustration).
+	greeting bool        // the welcome is playing
+	keyTimes []time.Time // the last MashKeys menu keys
+	invalid  [256]bool   // invalid keys pressed in this menu visit
+	repeats  int         // "repeat" chosen in the call
 }
 
 // NewMachine returns a machine for one call on cfg, which must come from
@@ -188,9 +205,17 @@ func (m *Machine) SetClock(now func() time.Time) {
 	}
 }
 
-// Start plays the welcome and the start menu.
+// Start plays the welcome, then the start menu. The welcome plays on its
+// own: a key during it is a choice in the start menu, and the person key
+// during it is a caller who will not wait (ReasonGreeting).
 func (m *Machine) Start() []Action {
-	return m.goTo(m.cfg.Menus[m.cfg.Start], m.cfg.Welcome)
+	start := m.cfg.Menus[m.cfg.Start]
+	if len(m.cfg.Welcome) == 0 || !start.Hours.open(m.now()) {
+		return m.goTo(start, m.cfg.Welcome)
+	}
+	m.enter(start, nil)
+	m.greeting = true
+	return []Action{m.play(m.cfg.Welcome, true)}
 }
 
 // takeNotes hands the observer the closed hours met since the last call.
@@ -252,6 +277,8 @@ func (m *Machine) Handle(ev Event) []Action {
 		return m.hungUp()
 	case TransferFailed:
 		return m.transferFailed(ev.Err)
+	case MenuTimeUp:
+		return m.menuTimeUp()
 	}
 	return nil
 }
@@ -288,6 +315,7 @@ func join(a, b []string) []string {
 func (m *Machine) enter(menu *Menu, prefix []string) []Action {
 	m.menu = menu
 	m.tries = 0
+	m.invalid = [256]bool{}
 	m.phase = inMenu
 	if len(m.path) < maxPath {
 		m.path = append(m.path, menu.ID)
@@ -300,10 +328,16 @@ func (m *Machine) enter(menu *Menu, prefix []string) []Action {
 // so far hears the full list once more. Without a short prompt it is
 // always the full one.
 func (m *Machine) reprompt() []string {
-	if len(m.menu.Short) == 0 || m.tries+1 >= m.menu.MaxTries {
+	if len(m.menu.Short) == 0 || m.triesLeft() <= 1 {
 		return m.menu.Prompt
 	}
 	return m.menu.Short
+}
+
+// triesLeft is how many more failures the caller may make: the menu's
+// own limit for this visit or the call's budget, whichever is nearer.
+func (m *Machine) triesLeft() int {
+	return min(m.menu.MaxTries-m.tries, m.cfg.MaxTries-m.totalTries)
 }
 
 func (m *Machine) key(d byte) []Action {
@@ -311,6 +345,8 @@ func (m *Machine) key(d byte) []Action {
 	case inFinal, inTransfer, ended:
 		return nil // the call is being handed over; keys mean nothing now
 	}
+	greeting := m.greeting
+	m.greeting = false
 	var acts []Action
 	if m.playing {
 		// Barge-in: a caller who knows the menu need not hear it out.
@@ -326,19 +362,81 @@ func (m *Machine) key(d byte) []Action {
 	}
 	m.record(d)
 	m.phase = inMenu
-	return append(acts, m.choose(d)...)
+	return append(acts, m.choose(d, greeting)...)
 }
 
-func (m *Machine) choose(d byte) []Action {
+// choose answers a key in the menu. Before the option itself, the
+// frustration detectors: a caller who struggles goes to a person first.
+func (m *Machine) choose(d byte, greeting bool) []Action {
+	f := m.cfg.Frustration
 	if d == m.cfg.Person.Key {
+		if greeting && f.Greeting {
+			return m.struggle(ReasonGreeting, nil)
+		}
 		return m.transfer(m.cfg.Person.Queue, m.cfg.Person.Priority, ReasonCallerRequest, nil)
+	}
+	if m.mashing() {
+		return m.struggle(ReasonMashing, []string{m.cfg.Prompts.TooManyTries})
 	}
 	o, ok := m.menu.Options[d]
 	if !ok {
+		if f.SameInvalid && m.invalid[d] {
+			m.tries++
+			m.totalTries++
+			return m.struggle(ReasonSameInvalid, []string{m.cfg.Prompts.Invalid, m.cfg.Prompts.TooManyTries})
+		}
+		m.invalid[d] = true
 		return m.fail(m.cfg.Prompts.Invalid)
 	}
 	m.tries = 0
+	if o.Kind == KindRepeat {
+		m.repeats++
+		if f.Repeats > 0 && m.repeats >= f.Repeats {
+			return m.struggle(ReasonRepeats, []string{m.cfg.Prompts.TooManyTries})
+		}
+	}
 	return m.do(o, nil)
+}
+
+// mashing notes a menu key's time and reports whether the last MashKeys
+// keys came within MashWithin.
+func (m *Machine) mashing() bool {
+	f := m.cfg.Frustration
+	if f.MashKeys < 2 {
+		return false
+	}
+	if len(m.keyTimes) == f.MashKeys {
+		m.keyTimes = append(m.keyTimes[:0], m.keyTimes[1:]...)
+	}
+	now := m.now()
+	m.keyTimes = append(m.keyTimes, now)
+	return len(m.keyTimes) == f.MashKeys && now.Sub(m.keyTimes[0]) <= f.MashWithin
+}
+
+// struggle hands a caller who struggles to the person queue at the
+// frustration priority, after prompts.
+func (m *Machine) struggle(reason string, prompts []string) []Action {
+	m.collect = nil
+	return m.transfer(m.cfg.Person.Queue, m.cfg.Frustration.Priority, reason, prompts)
+}
+
+// menuTimeUp: the call has been in the menu for max_menu_time.
+func (m *Machine) menuTimeUp() []Action {
+	switch m.phase {
+	case inFinal, inTransfer, ended:
+		return nil // already on its way out, or with the router
+	}
+	var acts []Action
+	if m.playing {
+		acts = append(acts, StopPlayback{})
+		m.playing = false
+	}
+	if m.timer != 0 {
+		acts = append(acts, CancelTimer{ID: m.timer})
+		m.timer = 0
+	}
+	m.greeting = false
+	return append(acts, m.struggle(ReasonMenuTime, []string{m.cfg.Prompts.TooManyTries})...)
 }
 
 // do carries out option o, playing prefix first.
@@ -380,15 +478,15 @@ func (m *Machine) do(o *Option, prefix []string) []Action {
 	return nil
 }
 
-// fail counts an invalid or silent attempt. After MaxTries the caller
-// goes to a person: never hung up on, never looped for ever.
+// fail counts an invalid or silent attempt against the menu's limit and
+// the call's budget. When either is spent the caller goes to a person:
+// never hung up on, never looped for ever, and a caller bouncing between
+// menus does not start afresh in each.
 func (m *Machine) fail(errPrompt string) []Action {
 	m.tries++
 	m.totalTries++
-	if m.tries >= m.menu.MaxTries {
-		m.collect = nil
-		return m.transfer(m.cfg.Person.Queue, m.cfg.Person.Priority, ReasonMaxTries,
-			[]string{errPrompt, m.cfg.Prompts.TooManyTries})
+	if m.triesLeft() <= 0 {
+		return m.struggle(ReasonMaxTries, []string{errPrompt, m.cfg.Prompts.TooManyTries})
 	}
 	if m.phase == inCollect {
 		m.buf = m.buf[:0]
@@ -415,12 +513,18 @@ func (m *Machine) transfer(queue string, prio int, reason string, prompts []stri
 		m.notes = append(m.notes, MenuEvent{Kind: MenuClosed, Menu: m.menuID(), Queue: queue, Reason: h.Schedule.Name})
 		prompts = join(prompts, h.Closed.Say)
 		t := h.Closed.Then
+		if t.Kind != KindTransfer {
+			// Nobody takes the call now: no "let me connect you".
+			prompts = slices.DeleteFunc(prompts, func(p string) bool { return p == m.cfg.Prompts.TooManyTries })
+		}
 		switch {
-		case hops >= maxClosedHops, reason == ReasonMaxTries, t.Kind == KindHangup, m.menu == nil && t.Kind == KindRepeat:
-			return m.closedGoodbye(prompts)
-		case t.Kind == KindTransfer:
-			queue, prio = t.Queue, t.Priority
+		case t.Kind == KindTransfer && hops < maxClosedHops:
+			// The caller keeps their place in line: the overflow's own
+			// priority only ever raises it.
+			queue, prio = t.Queue, max(prio, t.Priority)
 			continue
+		case t.Kind != KindMenu && t.Kind != KindRepeat, reason == ReasonMaxTries, m.menu == nil && t.Kind == KindRepeat:
+			return m.closedGoodbye(prompts)
 		case t.Kind == KindMenu:
 			if m.menu != nil {
 				m.history = append(m.history, m.menu)
@@ -467,6 +571,10 @@ func (m *Machine) menuID() string {
 func (m *Machine) promptDone() []Action {
 	switch m.phase {
 	case inMenu:
+		if m.greeting {
+			m.greeting = false
+			return []Action{m.play(m.menu.Prompt, true)}
+		}
 		// The no-input timer starts when the prompt ends, not when it
 		// starts: a long prompt must not eat the caller's time to answer.
 		return m.startTimer(m.menu.NoInputTimeout)
@@ -531,6 +639,14 @@ func (m *Machine) collectKey(d byte) []Action {
 
 func (m *Machine) collectEnd() []Action {
 	c := m.collect
+	if len(m.buf) == 1 && m.buf[0] == m.cfg.Person.Key && c.MinDigits > 1 {
+		// The person key alone is no entry (it is shorter than any): the
+		// caller asked for a person, as they would anywhere else.
+		m.buf = m.buf[:0]
+		m.collect = nil
+		m.phase = inMenu
+		return m.transfer(m.cfg.Person.Queue, m.cfg.Person.Priority, ReasonCallerRequest, nil)
+	}
 	if len(m.buf) < c.MinDigits {
 		return m.fail(m.cfg.Prompts.Invalid)
 	}

@@ -14,6 +14,9 @@ settings:
   languages: [en, es]
   welcome: [welcome]
   person: {queue: support}
+  # The frustration detectors are off here so that each older behaviour
+  # is seen alone; frustrationMenu tests them.
+  frustration: {priority: 0, mashing: false, same_invalid: false, repeats: 0, greeting: false}
 menus:
   main:
     prompt: [main_menu]
@@ -84,7 +87,7 @@ type step struct {
 
 // reachBilling starts the call and enters billing by barging in.
 var reachBilling = []step{
-	{nil, acts(play("welcome", "main_menu"))},
+	{nil, acts(play("welcome"))},
 	{key('1'), acts(stop, play("billing_menu"))},
 }
 
@@ -101,7 +104,8 @@ func TestMachine(t *testing.T) {
 		{
 			name: "no-input timer starts when the prompt ends, default 5s",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
+				{done, acts(play("main_menu"))},
 				{done, acts(timer(1, 5))},
 			},
 			sum: Summary{Path: []string{"main"}},
@@ -109,7 +113,8 @@ func TestMachine(t *testing.T) {
 		{
 			name: "silence: short re-prompt, full one on the last try, then a person",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
+				{done, acts(play("main_menu"))},
 				{done, acts(timer(1, 5))},
 				{Timeout{1}, acts(play("no_input", "main_menu_short"))},
 				{done, acts(timer(2, 5))},
@@ -125,7 +130,8 @@ func TestMachine(t *testing.T) {
 		{
 			name: "invalid keys, with barge-in, end with a person",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
+				{done, acts(play("main_menu"))},
 				{done, acts(timer(1, 5))},
 				{key('7'), acts(cancel(1), play("invalid", "main_menu_short"))},
 				{key('8'), acts(stop, play("invalid", "main_menu"))},
@@ -135,21 +141,22 @@ func TestMachine(t *testing.T) {
 			sum: Summary{Path: []string{"main"}, Keys: "78A", Outcome: "transfer:max_tries", Tries: 3},
 		},
 		{
-			name: "a valid choice resets the tries",
+			name: "a valid choice does not refill the call's failure budget",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
 				{key('7'), acts(stop, play("invalid", "main_menu_short"))},
 				{key('7'), acts(stop, play("invalid", "main_menu"))},
 				{key('3'), acts(stop, play("order_status"))},
-				{done, acts(play("main_menu_short"))},
-				{key('7'), acts(stop, play("invalid", "main_menu_short"))},
+				{done, acts(play("main_menu"))}, // one try left: the full prompt
+				{key('7'), acts(stop, final("invalid", "too_many_tries"))},
+				{done, acts(Transfer{Queue: "support", Reason: ReasonMaxTries, Digits: map[string]string{}, Path: []string{"main"}, Lang: "en"})},
 			},
-			sum: Summary{Path: []string{"main"}, Keys: "7737", Tries: 3},
+			sum: Summary{Path: []string{"main"}, Keys: "7737", Outcome: "transfer:max_tries", Tries: 3},
 		},
 		{
 			name: "person key during the welcome",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
 				{key('0'), acts(stop, Transfer{Queue: "support", Reason: ReasonCallerRequest, Digits: map[string]string{}, Path: []string{"main"}, Lang: "en"})},
 				{key('1'), nil}, // the call is routing's now
 				{done, nil},
@@ -176,7 +183,8 @@ func TestMachine(t *testing.T) {
 		{
 			name: "repeat plays the full prompt",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
+				{done, acts(play("main_menu"))},
 				{done, acts(timer(1, 5))},
 				{key('*'), acts(cancel(1), play("main_menu"))},
 				{done, acts(timer(2, 5))},
@@ -187,7 +195,7 @@ func TestMachine(t *testing.T) {
 		{
 			name: "play a message, then the menu again (short)",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
 				{key('3'), acts(stop, play("order_status"))},
 				{done, acts(play("main_menu_short"))},
 				{done, acts(timer(1, 5))},
@@ -197,7 +205,7 @@ func TestMachine(t *testing.T) {
 		{
 			name: "a key during a message is a choice in the menu",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
 				{key('3'), acts(stop, play("order_status"))},
 				{key('2'), acts(stop, play("tech_menu"))},
 			},
@@ -206,7 +214,7 @@ func TestMachine(t *testing.T) {
 		{
 			name: "hangup option plays goodbye then hangs up",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
 				{key('4'), acts(stop, final("goodbye"))},
 				{done, acts(Hangup{Reason: ReasonMenuOption})},
 				{done, nil},
@@ -216,7 +224,7 @@ func TestMachine(t *testing.T) {
 		{
 			name: "transfer option to a named queue",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
 				{key('5'), acts(stop, Transfer{Queue: "sales", Priority: 2, Reason: ReasonMenuOption, Digits: map[string]string{}, Path: []string{"main"}, Lang: "en"})},
 			},
 			sum: Summary{Path: []string{"main"}, Keys: "5", Outcome: "transfer:menu_option"},
@@ -224,7 +232,7 @@ func TestMachine(t *testing.T) {
 		{
 			name: "language switch replays the menu in the new language",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
 				{key('9'), acts(stop, SetLanguage{Lang: "es"}, playES("main_menu"))},
 				{done, acts(timer(1, 5))},
 				{key('7'), acts(cancel(1), playES("invalid", "main_menu_short"))},
@@ -280,7 +288,7 @@ func TestMachine(t *testing.T) {
 			sum: Summary{Path: []string{"main", "billing"}, Keys: "12xxxx", Outcome: "transfer:menu_option"},
 		},
 		{
-			name: "collect too short, then silent, then a person (digits kept on the transfer)",
+			name: "collect too short, then silent, then a person",
 			steps: steps(reachBilling,
 				step{key('2'), acts(stop, play("account_prompt"))},
 				step{done, acts(timer(1, 5))},
@@ -292,9 +300,12 @@ func TestMachine(t *testing.T) {
 				step{key('*'), acts(cancel(4), play("billing_menu"))},
 				step{key('3'), acts(stop, play("account_prompt"))},
 				step{key('4'), acts(stop, timer(5, 3))},
-				step{key('#'), acts(cancel(5), play("invalid", "account_prompt"))},
+				// The third failure of the call, though the second entry
+				// started afresh: the budget is the call's.
+				step{key('#'), acts(cancel(5), final("invalid", "too_many_tries"))},
+				step{done, acts(Transfer{Queue: "support", Reason: ReasonMaxTries, Digits: map[string]string{}, Path: []string{"main", "billing"}, Lang: "en"})},
 			),
-			sum: Summary{Path: []string{"main", "billing"}, Keys: "12x#*3x#", Tries: 3},
+			sum: Summary{Path: []string{"main", "billing"}, Keys: "12x#*3x#", Outcome: "transfer:max_tries", Tries: 3},
 		},
 		{
 			name: "collect without a terminator: then runs in the menu",
@@ -323,7 +334,7 @@ func TestMachine(t *testing.T) {
 		{
 			name: "per-menu timeout and tries; no short prompt means the full one",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
 				{key('2'), acts(stop, play("tech_menu"))},
 				{done, acts(timer(1, 8))},
 				{Timeout{1}, acts(play("no_input", "tech_menu"))},
@@ -336,8 +347,9 @@ func TestMachine(t *testing.T) {
 		{
 			name: "stale and unknown timeouts are ignored",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
 				{Timeout{0}, nil},
+				{done, acts(play("main_menu"))},
 				{done, acts(timer(1, 5))},
 				{Timeout{7}, nil},
 				{key('1'), acts(cancel(1), play("billing_menu"))},
@@ -350,7 +362,7 @@ func TestMachine(t *testing.T) {
 		{
 			name: "first transfer failure: the menu again; second: goodbye",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
 				{TransferFailed{errors.New("x")}, nil}, // not transferring
 				{key('5'), acts(stop, Transfer{Queue: "sales", Priority: 2, Reason: ReasonMenuOption, Digits: map[string]string{}, Path: []string{"main"}, Lang: "en"})},
 				{TransferFailed{errors.New("no agents")}, acts(play("main_menu_short"))},
@@ -364,7 +376,7 @@ func TestMachine(t *testing.T) {
 		{
 			name: "transfer failure after max tries does not loop back",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
 				{key('7'), acts(stop, play("invalid", "main_menu_short"))},
 				{key('7'), acts(stop, play("invalid", "main_menu"))},
 				{key('7'), acts(stop, final("invalid", "too_many_tries"))},
@@ -389,7 +401,7 @@ func TestMachine(t *testing.T) {
 		{
 			name: "the channel already said goodbye",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
 				{key('0'), acts(stop, Transfer{Queue: "support", Reason: ReasonCallerRequest, Digits: map[string]string{}, Path: []string{"main"}, Lang: "en"})},
 				{TransferFailed{fmt.Errorf("queue wait: %w", ErrEndCall)}, acts(Hangup{Reason: ReasonTransferFailed})},
 				{key('1'), nil},
@@ -399,7 +411,8 @@ func TestMachine(t *testing.T) {
 		{
 			name: "caller hangs up while waiting",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
+				{done, acts(play("main_menu"))},
 				{done, acts(timer(1, 5))},
 				{HungUp{}, acts(cancel(1))},
 				{Timeout{1}, nil},
@@ -410,7 +423,7 @@ func TestMachine(t *testing.T) {
 		{
 			name: "caller hangs up during the goodbye: the menu's outcome stands",
 			steps: []step{
-				{nil, acts(play("welcome", "main_menu"))},
+				{nil, acts(play("welcome"))},
 				{key('4'), acts(stop, final("goodbye"))},
 				{HungUp{}, nil},
 				{done, nil},

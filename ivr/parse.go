@@ -119,6 +119,7 @@ type walker struct {
 	pendingZones []zoneRef           // schedules without a timezone of their own
 	hoursRefs    []hoursRef          // hours: names of menus and queues
 	queueKeys    []ref               // the top-level queues entries
+	menuTries    []ref               // menus' own max_tries, checked against the call's budget
 	// incomplete is set when a menu or option could not be read, so the
 	// menu graph is not known and reachability is not judged.
 	incomplete bool
@@ -162,6 +163,8 @@ func (w *walker) parse(data []byte) *Config {
 		InterDigitTimeout:  DefaultInterDigitTimeout,
 		MaxTries:           DefaultMaxTries,
 		MaxPressesToPerson: DefaultMaxPressesToPerson,
+		MaxMenuTime:        DefaultMaxMenuTime,
+		Frustration:        DefaultFrustration,
 		Person:             Person{Key: DefaultPersonKey, Queue: DefaultPersonQueue},
 		Prompts: SystemPrompts{
 			Invalid: "invalid", NoInput: "no_input", TooManyTries: "too_many_tries", Goodbye: "goodbye",
@@ -338,7 +341,21 @@ func errMsg(err error) string {
 	return err.Error()
 }
 
+func (w *walker) boolean(n ast.Node, what string) (bool, bool) {
+	b, ok := n.(*ast.BoolNode)
+	if !ok {
+		w.at(n, "%s: want true or false, got %s", what, describe(n))
+		return false, false
+	}
+	return b.Value, true
+}
+
 func (w *walker) duration(n ast.Node, what string) (time.Duration, bool) {
+	return w.durationUpTo(n, what, MaxTimeout)
+}
+
+// durationUpTo reads a duration more than 0 and at most limit.
+func (w *walker) durationUpTo(n ast.Node, what string, limit time.Duration) (time.Duration, bool) {
 	s, ok := n.(*ast.StringNode)
 	if !ok {
 		w.at(n, "%s: want a duration such as 5s, got %s", what, describe(n))
@@ -352,8 +369,8 @@ func (w *walker) duration(n ast.Node, what string) (time.Duration, bool) {
 	case d <= 0:
 		w.at(n, "%s: must be more than 0, got %s", what, s.Value)
 		return 0, false
-	case d > MaxTimeout:
-		w.at(n, "%s: must be at most %s, got %s", what, MaxTimeout, s.Value)
+	case d > limit:
+		w.at(n, "%s: must be at most %s, got %s", what, limit, s.Value)
 		return 0, false
 	}
 	return d, true

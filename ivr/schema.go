@@ -23,7 +23,8 @@ var (
 
 func (w *walker) settings(n ast.Node, cfg *Config) {
 	allowed := []string{"languages", "default_language", "start", "welcome", "no_input_timeout",
-		"inter_digit_timeout", "max_tries", "person", "prompts", "max_presses_to_person", "timezone"}
+		"inter_digit_timeout", "max_tries", "person", "prompts", "max_presses_to_person", "timezone",
+		"max_menu_time", "frustration"}
 	seen := w.mapping(n, "settings", allowed, func(key string, k, v ast.Node) {
 		switch key {
 		case "languages":
@@ -75,6 +76,12 @@ func (w *walker) settings(n ast.Node, cfg *Config) {
 			}
 		case "timezone":
 			cfg.Location = w.zone(v)
+		case "max_menu_time":
+			if d, ok := w.durationUpTo(v, key, MaxMenuTimeLimit); ok {
+				cfg.MaxMenuTime = d
+			}
+		case "frustration":
+			w.frustration(v, cfg)
 		case "person":
 			w.person(k, v, cfg)
 		case "prompts":
@@ -93,6 +100,58 @@ func (w *walker) settings(n ast.Node, cfg *Config) {
 			w.prompts = append(w.prompts, ref{name, w.settingsKey})
 		}
 	}
+}
+
+// frustration reads settings.frustration; what it leaves out keeps its
+// default (DefaultFrustration).
+func (w *walker) frustration(n ast.Node, cfg *Config) {
+	f := &cfg.Frustration
+	allowed := []string{"priority", "mashing", "same_invalid", "repeats", "greeting"}
+	w.mapping(n, "frustration", allowed, func(key string, _, v ast.Node) {
+		switch key {
+		case "priority":
+			if p, ok := w.integer(v, "priority", 0, 100); ok {
+				f.Priority = p
+			}
+		case "mashing":
+			if _, off := v.(*ast.BoolNode); off {
+				if b, ok := w.boolean(v, "mashing"); ok && !b {
+					f.MashKeys = 0
+				} else if ok {
+					w.at(v, "mashing: want {keys: N, within: DURATION} or false, got true")
+				}
+				return
+			}
+			w.mapping(v, "mashing", []string{"keys", "within"}, func(key string, _, v ast.Node) {
+				switch key {
+				case "keys":
+					if k, ok := w.integer(v, "mashing keys", 3, 50); ok {
+						f.MashKeys = k
+					}
+				case "within":
+					if d, ok := w.duration(v, "mashing within"); ok {
+						f.MashWithin = d
+					}
+				}
+			})
+		case "same_invalid":
+			if b, ok := w.boolean(v, key); ok {
+				f.SameInvalid = b
+			}
+		case "repeats":
+			if r, ok := w.integer(v, key, 0, 20); ok {
+				if r == 1 {
+					w.at(v, "repeats: 1 would send a caller to a person the first time they ask to hear the menu again; want 0 (off) or 2-20")
+					return
+				}
+				f.Repeats = r
+			}
+		case "greeting":
+			if b, ok := w.boolean(v, key); ok {
+				f.Greeting = b
+			}
+		}
+	})
 }
 
 func (w *walker) person(k, n ast.Node, cfg *Config) {
@@ -193,7 +252,10 @@ func (w *walker) menu(id string, k, n ast.Node) *Menu {
 		case "no_input_timeout":
 			m.NoInputTimeout, _ = w.duration(v, key)
 		case "max_tries":
-			m.MaxTries, _ = w.integer(v, key, 1, 10)
+			var ok bool
+			if m.MaxTries, ok = w.integer(v, key, 1, 10); ok {
+				w.menuTries = append(w.menuTries, ref{id, v})
+			}
 		case "options":
 			w.options(id, v, m)
 		}

@@ -77,6 +77,35 @@ func (s *Session) Run(ctx context.Context, keys <-chan Press) Summary {
 		timer, timerC, timerID = nil, nil, 0
 	}
 	defer stopTimer()
+	// The cap on time in the menu (settings.max_menu_time) runs beside the
+	// machine's timer, and only while the menu has the call: time with the
+	// router (queued, talking to an agent) does not count.
+	var (
+		capTimer *time.Timer
+		capC     <-chan time.Time
+		capLeft  = s.cfg.MaxMenuTime
+		capSince time.Time
+		capFired bool // once per call: a caller sent back after it is not sent again at once
+	)
+	capStart := func() {
+		if capFired || s.cfg.MaxMenuTime <= 0 {
+			return
+		}
+		if capLeft <= 0 {
+			capLeft = time.Millisecond // spent already: say so at once
+		}
+		capTimer, capSince = time.NewTimer(capLeft), time.Now()
+		capC = capTimer.C
+	}
+	capPause := func() {
+		if capTimer != nil {
+			capTimer.Stop()
+			capLeft -= time.Since(capSince)
+			capTimer, capC = nil, nil
+		}
+	}
+	defer capPause()
+	capStart()
 	done := func() Summary {
 		sum := m.Summary()
 		// Debug: the gateway's call summary carries the same at info.
@@ -116,6 +145,7 @@ func (s *Session) Run(ctx context.Context, keys <-chan Press) Summary {
 			case SetLanguage:
 				s.log.Debug("language changed", "lang", a.Lang)
 			case Transfer:
+				capPause()
 				err := s.ch.Transfer(ctx, a)
 				if err == nil {
 					return done()
@@ -129,6 +159,7 @@ func (s *Session) Run(ctx context.Context, keys <-chan Press) Summary {
 				} else {
 					s.log.Warn("transfer failed", "queue", a.Queue, "reason", a.Reason, "err", err)
 				}
+				capStart()
 				pending = append(pending, handle(TransferFailed{Err: err})...)
 			case Hangup:
 				// The BYE must go out even if the call's context is ending.
@@ -154,6 +185,9 @@ func (s *Session) Run(ctx context.Context, keys <-chan Press) Summary {
 			id := timerID
 			timer, timerC, timerID = nil, nil, 0
 			pending = handle(Timeout{ID: id})
+		case <-capC:
+			capTimer, capC, capFired = nil, nil, true
+			pending = handle(MenuTimeUp{})
 		}
 	}
 }

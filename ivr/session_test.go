@@ -89,7 +89,8 @@ func TestSessionTiming(t *testing.T) {
 			// end of each prompt; after 3 silent tries a person takes over.
 			name: "silent caller",
 			want: []string{
-				"0s play en welcome,main_menu", // ends 4s
+				"0s play en welcome",   // ends 2s
+				"2s play en main_menu", // ends 4s
 				"9s play en no_input,main_menu_short",
 				"18s play en no_input,main_menu",
 				"27s play en no_input,too_many_tries", // ends 31s
@@ -108,7 +109,7 @@ func TestSessionTiming(t *testing.T) {
 				8 * time.Second: '1', // then silence: 3s inter-digit timeout
 			},
 			want: []string{
-				"0s play en welcome,main_menu",
+				"0s play en welcome",
 				"1s stop",
 				"1s play en billing_menu",
 				"4s play en account_prompt",
@@ -122,14 +123,15 @@ func TestSessionTiming(t *testing.T) {
 			// The router keeps the caller 30 s, says why it failed, and
 			// gives the call back: the menu is offered again.
 			name:     "transfer fails: the menu again, then the caller leaves",
-			keys:     map[time.Duration]byte{1 * time.Second: '0'},
+			keys:     map[time.Duration]byte{3 * time.Second: '0'}, // during the menu, after the welcome
 			transfer: []error{errors.New("no agents")},
-			cancelAt: 37 * time.Second,
+			cancelAt: 39 * time.Second,
 			want: []string{
-				"0s play en welcome,main_menu",
-				"1s stop",
-				"1s transfer support caller_request map[]",
-				"31s play en main_menu_short", // ends 33s; the caller leaves at 37s, before the 38s timeout
+				"0s play en welcome",
+				"2s play en main_menu",
+				"3s stop",
+				"3s transfer support caller_request map[]",
+				"33s play en main_menu_short", // ends 35s; the caller leaves at 39s, before the 40s timeout
 			},
 			outcome: OutcomeCallerHangup,
 		},
@@ -137,7 +139,8 @@ func TestSessionTiming(t *testing.T) {
 			name: "language switch, repeat, caller leaves",
 			keys: map[time.Duration]byte{5 * time.Second: '9', 6 * time.Second: '*'},
 			want: []string{
-				"0s play en welcome,main_menu",
+				"0s play en welcome",
+				"2s play en main_menu",
 				"5s play es main_menu",
 				"6s stop",
 				"6s play es main_menu",
@@ -194,7 +197,7 @@ func TestSessionHangupOption(t *testing.T) {
 		keys <- Press{Digit: '4'}
 		close(keys) // a closed key channel does not end the call
 		sum := NewSession(cfg, ch, nil).Run(t.Context(), keys)
-		want := []string{"0s play en welcome,main_menu", "0s stop", "0s play en goodbye", "2s hangup"}
+		want := []string{"0s play en welcome", "0s stop", "0s play en goodbye", "2s hangup"}
 		if !reflect.DeepEqual(ch.log, want) {
 			t.Errorf("Run: channel saw %q, want %q", ch.log, want)
 		}
@@ -217,7 +220,7 @@ func TestSessionNilDoneMeansPlayed(t *testing.T) {
 		ch := &nilPlay{*newFakeChannel()}
 		sum := NewSession(mustParseShipped(t), ch, nil).Run(t.Context(), nil)
 		want := []string{
-			"0s play en welcome,main_menu",
+			"0s play en welcome", "0s play en main_menu",
 			"5s play en no_input,main_menu_short",
 			"10s play en no_input,main_menu",
 			"15s play en no_input,too_many_tries",
