@@ -171,5 +171,16 @@ func (s *Store) EstimatedWait(ctx context.Context, queue, skill string, position
 		}
 		mean = time.Duration(sum/int64(len(list))) * time.Millisecond
 	}
-	return mean * time.Duration(max(position, 1)) / time.Duration(onDuty), nil
+	return estimateWait(mean, position, int(onDuty)), nil
+}
+
+// estimateWait is the expected wait of the caller at position (1 = next)
+// when onDuty agents are all busy and calls take mean on average: each
+// agent frees up at rate 1/mean, so the queue moves at onDuty/mean, and
+// the caller at position p waits for the p-th of those. For exponential
+// handle times that is exact in expectation (routing/estimate_test.go
+// checks it against a simulated queue); for steadier ones it errs on the
+// long side, which is the side to err on when telling a caller.
+func estimateWait(mean time.Duration, position, onDuty int) time.Duration {
+	return mean * time.Duration(max(position, 1)) / time.Duration(max(onDuty, 1))
 }
