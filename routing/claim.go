@@ -53,16 +53,16 @@ func (o Outcome) String() string {
 // LeaseTTL. Agents whose registration lapsed are dropped, never offered.
 // It returns ErrNoAgent when nobody is free.
 func (s *Store) Claim(ctx context.Context, skill, callID, gatewayID string) (Claim, error) {
-	return s.claim(ctx, "", skill, callID, gatewayID)
+	return s.claim(ctx, "", skill, callID, gatewayID, "")
 }
 
-func (s *Store) claim(ctx context.Context, queue, skill, callID, gatewayID string) (Claim, error) {
+func (s *Store) claim(ctx context.Context, queue, skill, callID, gatewayID, prefer string) (Claim, error) {
 	op := "claim agent"
 	if err := checkClaimArgs(skill, callID, gatewayID); err != nil {
 		return Claim{}, fmt.Errorf("%s: %w", op, err)
 	}
 	v, err := s.run(ctx, scriptClaim, skill, callID, gatewayID, s.opts.LeaseTTL.Milliseconds(),
-		queue, s.opts.QueueTTL.Milliseconds())
+		queue, s.opts.QueueTTL.Milliseconds(), prefer)
 	if err != nil {
 		return Claim{}, s.fail(ctx, op, err)
 	}
@@ -98,7 +98,7 @@ func (s *Store) claim(ctx context.Context, queue, skill, callID, gatewayID strin
 		}
 		return Claim{}, fmt.Errorf("%s %s: %w", op, c.Ext, err)
 	}
-	s.log.Debug("agent claimed", "ext", c.Ext, "call_id", callID, "skill", skill)
+	s.log.Debug("agent claimed", "ext", c.Ext, "call_id", callID, "skill", skill, "preferred", prefer != "" && c.Ext == prefer)
 	return c, nil
 }
 

@@ -23,6 +23,11 @@
 //	ivr:{pool}:qhb:QUEUE:CALLID   string heartbeat of a waiting call, PX QueueTTL
 //	ivr:{pool}:ht:QUEUE           list   the last 50 handle times (ms)
 //	ivr:{pool}:events             pub/sub "available EXT" and "left QUEUE"
+//	ivr:{pool}:calls:CALLER       zset   a caller's recent call ids by start (ms), at most 32, PX the repeat window
+//	ivr:{pool}:lastagent:CALLER   string the agent who last answered CALLER, PX the repeat window
+//
+// CALLER is the caller's number, or its keyed hash when the gateway masks
+// numbers (-mask-callers): then no number is stored in Redis.
 //
 // Each script is sent with KEYS[1] = ivr:{pool}:agents, which routes it to the
 // slot's node; the other keys it builds from the same tagged prefix. Redis

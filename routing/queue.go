@@ -77,7 +77,7 @@ func (s *Store) ClaimForQueue(ctx context.Context, queue, skill, callID, gateway
 	if err := checkName("queue", queue); err != nil {
 		return Claim{}, fmt.Errorf("claim for queue: %w", err)
 	}
-	return s.claim(ctx, queue, skill, callID, gatewayID)
+	return s.claim(ctx, queue, skill, callID, gatewayID, "")
 }
 
 // WaitForAgent waits in queue until callID is at the head and an agent with

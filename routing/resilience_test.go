@@ -104,7 +104,13 @@ func TestThreeGatewaysRace(t *testing.T) {
 					}
 					call := fmt.Sprintf("g%d-w%d-r%d", g, w, r)
 					skill := []string{"", "a", "b"}[rng.IntN(3)]
-					c, err := s.Claim(ctx, skill, call, fmt.Sprint("gw", g))
+					// half the claims prefer an agent (a repeat caller's
+					// last one), which must not weaken the guarantees
+					prefer := ""
+					if rng.IntN(2) == 0 {
+						prefer = fmt.Sprint(1001 + rng.IntN(agents))
+					}
+					c, err := s.claim(ctx, "", skill, call, fmt.Sprint("gw", g), prefer)
 					if errors.Is(err, ErrNoAgent) {
 						time.Sleep(time.Millisecond)
 						continue

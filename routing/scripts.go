@@ -21,6 +21,7 @@ var (
 	scriptQueue   = luaScript("queue.lua")
 	scriptOnDuty  = luaScript("onduty.lua")
 	scriptOrphans = luaScript("orphans.lua")
+	scriptRepeat  = luaScript("repeat.lua")
 )
 
 func luaScript(name string) *redis.Script {
