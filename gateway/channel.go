@@ -38,6 +38,24 @@ type Leg struct {
 	// recover; it must return once ctx given to it ends. nil: a plain
 	// goroutine with a recover (tests).
 	Go func(name string, fn func() error)
+	// Intro is the prompt played before queueing; "" plays "transfer".
+	// A fast-tracked repeat caller hears "welcome_back" instead.
+	Intro string
+	// PreferAgent is offered the caller first when free: the agent who
+	// last spoke with a repeat caller. "" prefers nobody.
+	PreferAgent string
+	// RepeatCalls is how many times the caller called within the repeat
+	// window, this call included; 0 when not tracked.
+	RepeatCalls int
+	// Answered is told which agent answered the caller; nil: nobody is.
+	Answered func(ext string)
+}
+
+// answered tells the leg's owner that ext answered, if it listens.
+func (l *Leg) answered(ext string) {
+	if l.Answered != nil {
+		l.Answered(ext)
+	}
 }
 
 // goSafe starts fn as one of the call's goroutines.
@@ -79,7 +97,11 @@ type Unavailable struct{}
 
 // Connect implements Router.
 func (Unavailable) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error {
-	if err := leg.Play(ctx, t.Lang, "transfer", "unavailable"); err != nil {
+	intro := "transfer"
+	if leg.Intro != "" {
+		intro = leg.Intro
+	}
+	if err := leg.Play(ctx, t.Lang, intro, "unavailable"); err != nil {
 		return err
 	}
 	return ErrNoHuman
@@ -95,8 +117,9 @@ type channel struct {
 	keys   <-chan ivr.Press
 	tap    *digitTap
 	tr     *tracker
-	grp    *group // the call's goroutines
-	ended  string // set by the session goroutine only
+	grp    *group      // the call's goroutines
+	rep    *repeatCall // the caller's recent calls; nil: not tracked
+	ended  string      // set by the session goroutine only
 }
 
 var _ ivr.Channel = (*channel)(nil)
@@ -124,9 +147,22 @@ func (ch *channel) Play(ctx context.Context, lang string, names []string) <-chan
 func (ch *channel) StopPlayback() { ch.stream.StopPlayback() }
 
 func (ch *channel) Transfer(ctx context.Context, t ivr.Transfer) error {
+	return ch.transfer(ctx, t, "")
+}
+
+// transfer hands the caller to the router, intro ("" for the usual one)
+// played first.
+func (ch *channel) transfer(ctx context.Context, t ivr.Transfer, intro string) error {
 	leg := &Leg{Call: ch.call, Stream: ch.stream, Menu: ch.menu, Log: ch.log, Keys: ch.keys, Play: ch.playWait,
-		Divert: ch.tap.divert,
-		Clips:  func(lang string, names ...string) []*media.Clip { return ch.clips(lang, names) }}
+		Divert: ch.tap.divert, Intro: intro,
+		Clips: func(lang string, names ...string) []*media.Clip { return ch.clips(lang, names) }}
+	if rc := ch.rep; rc != nil && rc.caller != "" {
+		leg.RepeatCalls = rc.calls
+		if rc.repeat {
+			leg.PreferAgent = rc.last
+		}
+		leg.Answered = func(ext string) { ch.g.answeredBy(ctx, rc, ext, ch.log) }
+	}
 	if ch.tr != nil {
 		leg.Note = ch.tr.step
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ type AgentPool interface {
 	Position(ctx context.Context, queue, callID string) (int, error)
 	Leave(ctx context.Context, queue, callID string) error
 	ClaimForQueue(ctx context.Context, queue, skill, callID, gatewayID string) (routing.Claim, error)
+	ClaimForQueuePreferring(ctx context.Context, queue, skill, callID, gatewayID, prefer string) (routing.Claim, error)
 	Renew(ctx context.Context, c routing.Claim) error
 	Answered(ctx context.Context, c routing.Claim) error
 	Release(ctx context.Context, c routing.Claim, o routing.Outcome) error
@@ -141,7 +143,11 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 	}
 	log := leg.Log.With("queue", queue)
 	id := leg.Call.ID()
-	if err := leg.Play(ctx, t.Lang, "transfer"); err != nil {
+	intro := "transfer"
+	if leg.Intro != "" {
+		intro = leg.Intro
+	}
+	if err := leg.Play(ctx, t.Lang, intro); err != nil {
 		return err
 	}
 	pos, err := f.cfg.Pool.Enqueue(ctx, queue, id, t.Priority, f.cfg.GatewayID)
@@ -175,8 +181,9 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 	music.leg = leg
 	defer music.stop()
 
+	prefer := leg.PreferAgent // a repeat caller's last agent, tried first while free
 	for {
-		claim, err := f.claim(ctx, leg, queue, t.Lang, id)
+		claim, err := f.claim(ctx, leg, queue, t.Lang, id, prefer)
 		switch {
 		case err == nil:
 			if announcing != nil {
@@ -188,6 +195,9 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 			if done {
 				return err
 			}
+			// The preferred agent did not take the call: the usual order
+			// from now on, or a caller would ring them again and again.
+			prefer = ""
 			// ClaimForQueue took the caller off the queue; they were its
 			// head, so they go back at the head for the next agent.
 			if _, err := f.cfg.Pool.Enqueue(ctx, queue, id, headPriority, f.cfg.GatewayID); err != nil {
@@ -249,15 +259,18 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 // an agent with that language as a skill first, and anyone on duty when no
 // such agent is free: a person who shares the language is better, but any
 // person is better than waiting.
-func (f *Fallback) claim(ctx context.Context, leg *Leg, queue, lang, id string) (routing.Claim, error) {
+//
+// prefer (a repeat caller's last agent, or "") is offered the caller first
+// in each attempt when it is free with that attempt's skill.
+func (f *Fallback) claim(ctx context.Context, leg *Leg, queue, lang, id, prefer string) (routing.Claim, error) {
 	skill := skillFor(queue, f.cfg.DefaultQueue)
 	if skill == "" && lang != "" && leg.Menu != nil && lang != leg.Menu.DefaultLanguage {
-		c, err := f.cfg.Pool.ClaimForQueue(ctx, queue, lang, id, f.cfg.GatewayID)
+		c, err := f.cfg.Pool.ClaimForQueuePreferring(ctx, queue, lang, id, f.cfg.GatewayID, prefer)
 		if !errors.Is(err, routing.ErrNoAgent) {
 			return c, err
 		}
 	}
-	return f.cfg.Pool.ClaimForQueue(ctx, queue, skill, id, f.cfg.GatewayID)
+	return f.cfg.Pool.ClaimForQueuePreferring(ctx, queue, skill, id, f.cfg.GatewayID, prefer)
 }
 
 func skillFor(queue, defaultQueue string) string {
@@ -332,6 +345,7 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 			"X-IVR-Reason": t.Reason,
 			"X-IVR-Queue":  queue,
 			"X-IVR-Digits": digitsHeader(t.Digits),
+			"X-IVR-Repeat": strconv.Itoa(leg.RepeatCalls),
 		},
 		Local:       sdp.Local{Addr: f.cfg.PublicIP, Port: port, Codecs: codecs, SessionID: uint64(time.Now().UnixNano()), Version: 1},
 		RingTimeout: f.cfg.RingTimeout,
@@ -377,6 +391,7 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	media.Bridge(leg.Stream, agent)
 	log.Info("caller bridged to agent", "agent_codec", codecName(m.Codec), "caller_codec", codecName(callerLaw), "agent_srtp", sec != nil)
 	f.saveDialogs(ctx, leg, out, claim, log)
+	leg.answered(claim.Ext)
 	stopDigits := f.bridgeDigits(legCtx, leg, agent, out, log)
 
 	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

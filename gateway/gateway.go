@@ -38,7 +38,8 @@ type Config struct {
 	Features     FeatureCodes
 	NoRTPTimeout time.Duration  // a caller silent this long (no RTP at all) is hung up on; default 30 s
 	Journeys     journey.Sink   // gets each call's record when it ends; nil: none
-	MaskCaller   journey.Masker // what the journey keeps of the caller's number; nil: the number
+	MaskCaller   journey.Masker // what the journey (and the caller history) keeps of the caller's number; nil: the number
+	Repeat       RepeatConfig   // the repeat-caller fast track; zero: off
 	GatewayID    string         // written into journeys
 	Logger       *slog.Logger
 }
@@ -120,6 +121,12 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 	if handled && confirm == "" {
 		return ended
 	}
+	var rep *repeatCall
+	if !handled {
+		// Before the answer, while the caller's phone still rings: the
+		// lookup's round trip is never heard as silence.
+		rep = g.recordCall(ctx, c, log)
+	}
 	conn, port, err := g.cfg.Ports.Listen(g.cfg.BindIP)
 	if err != nil {
 		log.Error("no rtp port", "err", err)
@@ -182,11 +189,14 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 	}
 
 	menu := g.cfg.Menus.Current()
-	ch := &channel{g: g, call: c, stream: stream, log: log, menu: menu, keys: keys, tap: tap, tr: sum.tr, grp: grp}
-	sess := ivr.NewSession(menu, ch, log)
-	sess.Observe(sum.tr.menu)
-	ms := sess.Run(gctx, keys)
-	sum.menu = ms
+	ch := &channel{g: g, call: c, stream: stream, log: log, menu: menu, keys: keys, tap: tap, tr: sum.tr, grp: grp, rep: rep}
+	if g.fastTrack(gctx, ch) {
+		sum.menu.Outcome = "transfer:" + ReasonRepeatCaller
+	} else {
+		sess := ivr.NewSession(menu, ch, log)
+		sess.Observe(sum.tr.menu)
+		sum.menu = sess.Run(gctx, keys)
+	}
 
 	// How the call ended, most specific first: our own hang-up or transfer,
 	// then what the SIP layer saw (remote BYE, CANCEL), then our own causes.

@@ -57,6 +57,11 @@ type options struct {
 	srtp                       sdp.SRTPMode
 
 	rtpQuarantine time.Duration // how long a released RTP port rests
+
+	// the repeat-caller fast track (repeat.go)
+	repeatCalls    int
+	repeatWindow   time.Duration
+	repeatPriority int
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -99,6 +104,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	allow := fs.String("sip-allow", "", "CIDRs callers may INVITE from, comma-separated (e.g. 10.0.0.0/8,192.0.2.7); empty: any; others get 403")
 	fs.DurationVar(&o.lockout, "register-lockout", time.Second, "an agent account is locked for password guesses this long after 5 failures within a minute, doubling with each lockout")
 	fs.DurationVar(&o.maxLockout, "register-max-lockout", 5*time.Minute, "cap on that lockout")
+	fs.IntVar(&o.repeatCalls, "repeat-calls", 3, "a number calling this many times within -repeat-window skips the menu (\"welcome back\") and goes to a person, its last agent first if free; 0: off")
+	fs.DurationVar(&o.repeatWindow, "repeat-window", 30*time.Minute, "how far back -repeat-calls counts; recent calls per number are kept in Redis this long (hashed with -mask-callers)")
+	fs.IntVar(&o.repeatPriority, "repeat-priority", 50, "queue priority of a fast-tracked repeat caller, 0 (normal) to 99")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: ivrgw [flags]\n       ivrgw check [flags]\n       ivrgw validate [-agents AGENTS.yaml] MENU.yaml\n       ivrgw graph [-format dot|mermaid] MENU.yaml\n       ivrgw agent add -ext N -name NAME [-skills a,b]\n\nflags (each also read from IVRGW_<NAME>):\n")
 		fs.PrintDefaults()
@@ -194,6 +202,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", o.logLevel)
 	}
 	if err := o.checkTLS(*srtp); err != nil {
+		return nil, err
+	}
+	if err := o.checkRepeat(); err != nil {
 		return nil, err
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {

@@ -166,6 +166,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 		Menus: menus, Prompts: set, Router: fallback, Agents: store,
 		NoRTPTimeout: o.noRTPTimeout, Logger: log,
 		Journeys: sinks.sinks, MaskCaller: mask, GatewayID: gwID,
+		Repeat: gateway.RepeatConfig{History: store, Calls: o.repeatCalls, Window: o.repeatWindow, Priority: o.repeatPriority},
 	})
 	if err != nil {
 		return err
