@@ -18,9 +18,14 @@ import (
 // the caller, hear their keys, and bridge their media to an agent.
 type Leg struct {
 	Call   *sip.Call
-	Stream *media.Stream
-	Menu   *ivr.Config
-	Log    *slog.Logger
+	ID     string    // the caller's Call-ID
+	Caller sip.Party // the caller's number and name, shown on the agent's phone
+	// MenuKeys are the keys the caller pressed in the menu so far (menu
+	// choices and invalid keys, as the journey writes them); nil: none.
+	MenuKeys func() string
+	Stream   *media.Stream
+	Menu     *ivr.Config
+	Log      *slog.Logger
 	// Keys are the caller's digits while the fallback has the call (the menu
 	// is not reading them then).
 	Keys <-chan ivr.Press
@@ -153,7 +158,7 @@ func (ch *channel) Transfer(ctx context.Context, t ivr.Transfer) error {
 // transfer hands the caller to the router, intro ("" for the usual one)
 // played first.
 func (ch *channel) transfer(ctx context.Context, t ivr.Transfer, intro string) error {
-	leg := &Leg{Call: ch.call, Stream: ch.stream, Menu: ch.menu, Log: ch.log, Keys: ch.keys, Play: ch.playWait,
+	leg := &Leg{Call: ch.call, ID: ch.call.ID(), Caller: ch.call.Caller(), Stream: ch.stream, Menu: ch.menu, Log: ch.log, Keys: ch.keys, Play: ch.playWait,
 		Divert: ch.tap.divert, Intro: intro,
 		Clips: func(lang string, names ...string) []*media.Clip { return ch.clips(lang, names) }}
 	if rc := ch.rep; rc != nil && rc.caller != "" {
@@ -165,6 +170,7 @@ func (ch *channel) transfer(ctx context.Context, t ivr.Transfer, intro string) e
 	}
 	if ch.tr != nil {
 		leg.Note = ch.tr.step
+		leg.MenuKeys = ch.tr.menuKeys
 	}
 	if ch.grp != nil {
 		leg.Go = ch.grp.Go

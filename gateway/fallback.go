@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -136,19 +134,22 @@ func (f *Fallback) hold(c routing.Claim) func() {
 
 // Connect implements Router. It returns nil once the caller was bridged to an
 // agent and that conversation is over.
+//
+// The caller is queued and an agent claimed the moment they ask: the hold
+// prompt ("transfer") starts without being waited for, and the agent's
+// phone rings while it plays. An answer cuts it (the bridge replaces it);
+// with nobody free the caller hears it to its end, then the queue's music
+// and announcements.
 func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error {
 	queue := t.Queue
 	if queue == "" {
 		queue = f.cfg.DefaultQueue
 	}
 	log := leg.Log.With("queue", queue)
-	id := leg.Call.ID()
+	id := leg.ID
 	intro := "transfer"
 	if leg.Intro != "" {
 		intro = leg.Intro
-	}
-	if err := leg.Play(ctx, t.Lang, intro); err != nil {
-		return err
 	}
 	pos, err := f.cfg.Pool.Enqueue(ctx, queue, id, t.Priority, f.cfg.GatewayID)
 	if err != nil {
@@ -163,6 +164,9 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 		defer cancel()
 		_ = f.cfg.Pool.Leave(lctx, queue, id)
 	}()
+	leg.note(journey.Step{Kind: journey.StepPrompt, Prompt: intro})
+	hold := leg.Stream.Play(leg.Clips(t.Lang, intro)...)
+	holding := hold.Done() // nil once the hold prompt is over
 
 	// The queue entry lives while its heartbeat does: keep it beating while
 	// announcements play, so a dead gateway's callers drop out but ours don't.
@@ -179,6 +183,7 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 	var announcing <-chan struct{} // the announcement playing now, or nil
 	music := f.holdMusic(leg)
 	music.leg = leg
+	music.after = hold // the music waits for the hold prompt's end
 	defer music.stop()
 
 	prefer := leg.PreferAgent // a repeat caller's last agent, tried first while free
@@ -190,8 +195,8 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 				leg.Stream.StopPlayback() // an agent is free: the announcement can stop
 				announcing = nil
 			}
-			music.start() // the caller hears music, not silence, while the agent's phone rings
-			done, err := f.ring(ctx, leg, claim, queue, t, log)
+			music.start() // the caller hears the hold prompt, then music, while the agent's phone rings
+			done, err := f.ring(ctx, leg, claim, queue, t, ringing{music: music, queued: queued}, log)
 			if done {
 				return err
 			}
@@ -218,9 +223,10 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 			return f.unavailable(ctx, leg, t, err)
 		}
 
-		// Announcements play while the loop keeps listening: an agent
-		// coming free or the leave key cuts them short.
-		if now := time.Now(); announcing == nil && now.After(nextAnnounce) {
+		// Announcements play, once the hold prompt is over, while the loop
+		// keeps listening: an agent coming free or the leave key cuts them
+		// short.
+		if now := time.Now(); holding == nil && announcing == nil && now.After(nextAnnounce) {
 			music.stop()
 			announcing = f.announce(ctx, leg, queue, t.Lang)
 			nextAnnounce = now.Add(f.cfg.AnnounceEvery)
@@ -232,6 +238,8 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 		case <-ctx.Done():
 			log.Info("caller abandoned the queue", "waited", time.Since(queued).Round(time.Second).String())
 			return ctx.Err()
+		case <-holding:
+			holding = nil
 		case <-announcing:
 			announcing = nil
 		case <-wake:
@@ -241,6 +249,7 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 				leg.Note(journey.Step{Kind: journey.StepKey, Key: string(p.Digit), Method: p.Via})
 			}
 			if k := p.Digit; k == f.cfg.LeaveKey {
+				music.stop()
 				leg.Stream.StopPlayback()
 				log.Info("caller left the queue", "key", string(k))
 				return ErrLeftQueue
@@ -290,7 +299,7 @@ func (f *Fallback) unavailable(ctx context.Context, leg *Leg, t ivr.Transfer, ca
 // announce starts saying the caller's position and the estimated wait, and
 // returns when that announcement ends (nil when there is nothing to say).
 func (f *Fallback) announce(ctx context.Context, leg *Leg, queue, lang string) <-chan struct{} {
-	pos, err := f.cfg.Pool.Position(ctx, queue, leg.Call.ID())
+	pos, err := f.cfg.Pool.Position(ctx, queue, leg.ID)
 	if err != nil || pos < 1 {
 		return nil // an announcement is a courtesy; never fail the call for it
 	}
@@ -312,7 +321,13 @@ func numberPrompt(n int) string {
 // ring dials the claimed agent. done reports whether the caller's time in the
 // fallback is over (bridged and finished, or the caller hung up); when it is
 // false the next agent is tried.
-func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queue string, t ivr.Transfer, log *slog.Logger) (done bool, err error) {
+// ringing is what ring needs of the wait around it.
+type ringing struct {
+	music  *music    // the hold prompt, then music: cut when the agent answers
+	queued time.Time // when the caller was queued, for the screen pop's wait
+}
+
+func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queue string, t ivr.Transfer, rg ringing, log *slog.Logger) (done bool, err error) {
 	log = log.With("agent", claim.Ext)
 	defer f.hold(claim)()
 	release := func(o routing.Outcome) {
@@ -337,16 +352,11 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	leg.note(journey.Step{Kind: journey.StepRinging, Agent: claim.Ext, Queue: queue})
 	callerLaw := leg.Stream.Codec()
 	codecs := []uint8{callerLaw, 8 - callerLaw} // the caller's law first: no transcoding when the agent agrees
+	pop := f.screenPop(leg, t, queue, time.Since(rg.queued))
 	out, err := f.cfg.Dialer.DialAgent(legCtx, sip.DialRequest{
 		Contact: claim.Binding.Contact, Source: claim.Binding.Source, Transport: claim.Binding.Transport,
-		FromUser: leg.Call.Caller().User, FromDisplay: leg.Call.Caller().Display,
-		Headers: map[string]string{
-			"X-IVR-Path":   strings.Join(t.Path, ">"),
-			"X-IVR-Reason": t.Reason,
-			"X-IVR-Queue":  queue,
-			"X-IVR-Digits": digitsHeader(t.Digits),
-			"X-IVR-Repeat": strconv.Itoa(leg.RepeatCalls),
-		},
+		FromUser: leg.Caller.User, FromDisplay: leg.Caller.Display,
+		Headers: pop.headers(), HeaderOrder: screenPopOrder,
 		Local:       sdp.Local{Addr: f.cfg.PublicIP, Port: port, Codecs: codecs, SessionID: uint64(time.Now().UnixNano()), Version: 1},
 		RingTimeout: f.cfg.RingTimeout,
 	})
@@ -371,9 +381,6 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	}
 	answered := time.Now()
 	leg.note(journey.Step{Kind: journey.StepAnswered, Agent: claim.Ext, Queue: queue})
-	if err := f.cfg.Pool.Answered(ctx, claim); err != nil {
-		log.Warn("mark agent on call failed", "err", err)
-	}
 	m := out.Media()
 	sec, err := srtpFor(m)
 	if err != nil {
@@ -387,9 +394,13 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	agent := media.NewStream(media.StreamConfig{Conn: conn, Remote: m.Remote, PayloadType: m.PayloadType, Codec: m.Codec,
 		EventPT: m.EventPT, HasEvents: m.HasEvents, Logger: log, SRTP: sec})
 	leg.goSafe("agent rtp", func() error { _ = agent.Run(legCtx); return nil })
-	leg.Stream.StopPlayback()
+	rg.music.stop() // cuts the hold prompt or the music: the agent is there
 	media.Bridge(leg.Stream, agent)
-	log.Info("caller bridged to agent", "agent_codec", codecName(m.Codec), "caller_codec", codecName(callerLaw), "agent_srtp", sec != nil)
+	log.Info("caller bridged to agent", "agent_codec", codecName(m.Codec), "caller_codec", codecName(callerLaw), "agent_srtp", sec != nil,
+		"answer_to_bridge_us", time.Since(answered).Microseconds())
+	if err := f.cfg.Pool.Answered(ctx, claim); err != nil {
+		log.Warn("mark agent on call failed", "err", err)
+	}
 	f.saveDialogs(ctx, leg, out, claim, log)
 	leg.answered(claim.Ext)
 	stopDigits := f.bridgeDigits(legCtx, leg, agent, out, log)
@@ -471,19 +482,12 @@ func (f *Fallback) renew(ctx context.Context, c routing.Claim, log *slog.Logger)
 	}
 }
 
-func digitsHeader(d map[string]string) string {
-	var parts []string
-	for k, v := range d {
-		parts = append(parts, k+"="+v)
-	}
-	return strings.Join(parts, ";")
-}
-
 // music loops the hold music on the caller's stream while they wait.
 type music struct {
 	leg    *Leg
 	stream *media.Stream
 	clip   *media.Clip
+	after  *media.Playback // the hold prompt: the music waits for its end; nil: none
 	stopc  chan struct{}
 	done   chan struct{}
 }
@@ -506,9 +510,19 @@ func (m *music) start() {
 		return
 	}
 	m.stopc, m.done = make(chan struct{}), make(chan struct{})
-	stop, done := m.stopc, m.done
+	stop, done, after := m.stopc, m.done, m.after
 	m.leg.goSafe("hold music", func() error {
 		defer close(done)
+		if after != nil {
+			select {
+			case <-stop:
+				return nil
+			case <-after.Done():
+			}
+			if after.Interrupted() {
+				return nil // cut: the bridge or the caller's leaving took over
+			}
+		}
 		for {
 			select {
 			case <-stop:

@@ -19,6 +19,7 @@ type tracker struct {
 	mu   sync.Mutex
 	live journey.Live
 	by   string // who ended the conversation with an agent, if there was one
+	keys string // menu choices and invalid keys so far, for the agent's screen pop
 }
 
 func newTracker(callID, caller string, start time.Time) *tracker {
@@ -33,8 +34,11 @@ func (t *tracker) step(s journey.Step) {
 	t.rec.Add(s)
 	t.mu.Lock()
 	t.live.Apply(s)
-	if s.Kind == journey.StepBridged {
+	switch s.Kind {
+	case journey.StepBridged:
 		t.by = s.By
+	case journey.StepOption, journey.StepInvalid:
+		t.keys += s.Key
 	}
 	t.mu.Unlock()
 }
@@ -48,6 +52,13 @@ func (t *tracker) endedBy(reason string) string {
 		return t.by
 	}
 	return endedBy(reason)
+}
+
+// menuKeys are the keys that chose or missed a menu option so far.
+func (t *tracker) menuKeys() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.keys
 }
 
 func (t *tracker) snapshot() journey.Live {

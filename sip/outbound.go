@@ -25,6 +25,7 @@ type DialRequest struct {
 	FromUser    string            // the caller's number, shown on the agent's phone
 	FromDisplay string            // the caller's display name
 	Headers     map[string]string // extra headers (X-IVR-Path, X-IVR-Reason, ...); empty values are left out
+	HeaderOrder []string          // names of Headers sent first, in this order; the others follow sorted by name
 	Local       sdp.Local         // our RTP side of this leg; offered in Local.Codecs order
 	RingTimeout time.Duration     // no final answer by then: CANCEL and ErrNoAnswer (default 15 s)
 }

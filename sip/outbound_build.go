@@ -51,7 +51,7 @@ func (s *Server) newOutbound(r DialRequest) (*Outbound, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadDialRequest, err)
 	}
-	extra, err := extraHeaders(r.Headers)
+	extra, err := extraHeaders(r.Headers, r.HeaderOrder)
 	if err != nil {
 		return nil, err
 	}
@@ -230,14 +230,24 @@ func dialTransport(t string, contact sip.Uri) (string, error) {
 
 // extraHeaders checks the caller's extra headers: token names (RFC 3261
 // §25.1), none we build ourselves, no control characters in values so
-// nothing can be injected; empty values are left out. They come out sorted
-// so INVITEs are reproducible.
-func extraHeaders(h map[string]string) ([]sip.Header, error) {
+// nothing can be injected; empty values are left out. The names in order
+// come first, in that order (a screen pop reads them so), the rest sorted:
+// INVITEs are reproducible.
+func extraHeaders(h map[string]string, order []string) ([]sip.Header, error) {
 	names := make([]string, 0, len(h))
 	for k := range h {
-		names = append(names, k)
+		if !slices.Contains(order, k) {
+			names = append(names, k)
+		}
 	}
 	slices.Sort(names)
+	first := make([]string, 0, len(order))
+	for _, k := range order {
+		if _, ok := h[k]; ok && !slices.Contains(first, k) {
+			first = append(first, k)
+		}
+	}
+	names = append(first, names...)
 	out := make([]sip.Header, 0, len(names))
 	for _, k := range names {
 		v := strings.TrimSpace(h[k])
