@@ -38,6 +38,7 @@ type options struct {
 	noRTPTimeout time.Duration
 	ringTimeout  time.Duration
 	leaseTTL     time.Duration
+	wrapUp       time.Duration // an agent's pause after each call; 0: none
 	logLevel     string
 	level        slog.Level
 	logFormat    string
@@ -87,6 +88,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.noRTPTimeout, "no-rtp-timeout", 30*time.Second, "hang up a call after this long without RTP from the caller")
 	fs.DurationVar(&o.ringTimeout, "ring-timeout", 15*time.Second, "ring an agent this long before trying the next one")
 	fs.DurationVar(&o.leaseTTL, "lease-ttl", 15*time.Second, "an agent's claim lease, renewed while the call lives; if a gateway dies its agents come back after this")
+	fs.DurationVar(&o.wrapUp, "wrap-up", 5*time.Second, "an agent rests in wrap_up this long after each call before the next is offered; 0: none")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 5*time.Minute, "on SIGTERM/SIGINT, refuse new calls (503) and let live ones finish for up to this long before hanging them up; a second signal ends them at once")
@@ -180,6 +182,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.lockout <= 0 || o.maxLockout < o.lockout {
 		return nil, fmt.Errorf("-register-lockout %v, -register-max-lockout %v: want 0 < lockout <= max", o.lockout, o.maxLockout)
+	}
+	if o.wrapUp < 0 {
+		return nil, fmt.Errorf("-wrap-up %v: want 0 (none) or more", o.wrapUp)
 	}
 	if o.journeyLen < 0 {
 		return nil, fmt.Errorf("-journey-stream-len %d: want 0 or more", o.journeyLen)

@@ -113,7 +113,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	// Agents' state: a real Redis when -redis is given (it may be down now;
 	// the gateway starts anyway, reports not ready, and reconnects), else an
 	// embedded in-process one so the gateway runs with nothing installed.
-	store, closeStore, err := openStore(o.redis, routing.Options{Logger: log, LeaseTTL: o.leaseTTL})
+	store, closeStore, err := openStore(o.redis, o.storeOptions(log))
 	if err != nil {
 		return err
 	}
@@ -275,6 +275,15 @@ func drain(srv *sip.Server, gw *gateway.Gateway, timeout time.Duration, sigs <-c
 		case <-tick.C:
 		}
 	}
+}
+
+// storeOptions are the agents' store settings the flags give.
+func (o *options) storeOptions(log *slog.Logger) routing.Options {
+	wrap := o.wrapUp
+	if wrap == 0 {
+		wrap = -1 // routing: negative is none, zero its default
+	}
+	return routing.Options{Logger: log, LeaseTTL: o.leaseTTL, WrapUp: wrap}
 }
 
 // openStore connects the agents' store to -redis, or to an embedded
