@@ -85,7 +85,10 @@ type Journey struct {
 	// InMenu is the time from the answer to the escalation or the end.
 	InMenu Millis `json:"in_menu_ms"`
 	// ToPerson is from the escalation to an agent's answer; 0 if none answered.
-	ToPerson   Millis `json:"to_person_ms,omitempty"`
+	ToPerson Millis `json:"to_person_ms,omitempty"`
+	// ToRinging is from the escalation (the key press that asked) to the
+	// first agent's INVITE, at least 1 ms; 0 if no agent was rung.
+	ToRinging  Millis `json:"to_ringing_ms,omitempty"`
 	QueueWait  Millis `json:"queue_wait_ms,omitempty"`
 	Agent      string `json:"agent,omitempty"`
 	EndedBy    string `json:"ended_by"`   // caller, agent, gateway

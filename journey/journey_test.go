@@ -47,6 +47,7 @@ func TestRecorderDerivesFigures(t *testing.T) {
 		{"Queue", j.Queue, "support"},
 		{"InMenu", j.InMenu, ms(2 * time.Second)},
 		{"ToPerson", j.ToPerson, ms(time.Second)},
+		{"ToRinging", j.ToRinging, ms(15 * time.Millisecond)},
 		{"QueueWait", j.QueueWait, ms(990 * time.Millisecond)},
 		{"Agent", j.Agent, "1001"},
 		{"Duration", j.Duration, ms(33100 * time.Millisecond)},

@@ -71,6 +71,10 @@ func (r *Recorder) Add(s Step) {
 		if r.queuedAt.IsZero() {
 			r.queuedAt = t
 		}
+	case StepRinging:
+		if r.j.ToRinging == 0 && !r.escalatedAt.IsZero() {
+			r.j.ToRinging = Millis(max(t.Sub(r.escalatedAt), time.Millisecond))
+		}
 	case StepAnswered:
 		if r.j.ToPerson == 0 && !r.escalatedAt.IsZero() {
 			r.j.ToPerson = Millis(max(t.Sub(r.escalatedAt), time.Millisecond))
