@@ -240,3 +240,30 @@ func headerText(h [][2]string) string {
 	}
 	return b.String()
 }
+
+// BenchmarkConnectToInvite: from Connect (the caller asked for a person) to
+// the agent's INVITE being handed to the SIP layer, on in-memory fakes:
+// the gateway's own part of "key press to INVITE" (no Redis, no network).
+func BenchmarkConnectToInvite(b *testing.B) {
+	r := newRingRig(b)
+	var total time.Duration
+	for b.Loop() {
+		r.pool.mu.Lock()
+		r.pool.agent, r.pool.events = true, nil
+		r.pool.mu.Unlock()
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		start := time.Now()
+		go func() {
+			errc <- r.f.Connect(ctx, r.leg, ivr.Transfer{Reason: ivr.ReasonCallerRequest, Path: []string{"main"}, Lang: "en"})
+		}()
+		<-r.dialer.dialed
+		total += time.Since(start)
+		cancel()
+		<-errc
+		for len(r.steps) > 0 {
+			<-r.steps
+		}
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs/invite")
+}
