@@ -1,6 +1,7 @@
 package ivr
 
 import (
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -304,5 +305,22 @@ menus:
 	}
 	if got := m.Handle(done); !reflect.DeepEqual(got, acts(Hangup{Reason: ReasonTransferFailed})) {
 		t.Errorf("then %#v, want a hangup", got)
+	}
+}
+
+// TestClosedLineHangsUp: the shipped example of a line closed as a whole
+// (docs/menu.md) says why once, then goodbye.
+func TestClosedLineHangsUp(t *testing.T) {
+	data, err := os.ReadFile("testdata/docs/closed_line.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMachine(mustParse(t, string(data)))
+	m.SetClock(func() time.Time { return utc("2026-12-06T15:00:00Z") }) // a Sunday in New York
+	if got, want := m.Start(), acts(final("closed_now", "closed_hours", "goodbye")); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Start() = %#v, want %#v", got, want)
+	}
+	if got := m.Handle(done); !reflect.DeepEqual(got, acts(Hangup{Reason: ReasonClosed})) {
+		t.Errorf("after the message: %#v, want a hangup", got)
 	}
 }
