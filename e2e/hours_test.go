@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -103,19 +101,7 @@ func TestClosedHours(t *testing.T) {
 		t.Errorf("the free agent got %d INVITEs while support was closed, want none", n)
 	}
 
-	var j journey.Journey
-	if err := poll(ctx, "journey line in the file", func() bool {
-		b, _ := os.ReadFile(file)
-		sc := bufio.NewScanner(strings.NewReader(string(b)))
-		for sc.Scan() {
-			if json.Unmarshal(sc.Bytes(), &j) == nil && j.CallID == c.CallID() {
-				return true
-			}
-		}
-		return false
-	}); err != nil {
-		t.Fatal(err)
-	}
+	j := waitJourney(ctx, t, file, c.CallID())
 	var steps []string
 	for _, s := range j.Steps {
 		switch s.Kind {
