@@ -62,6 +62,7 @@ type FallbackConfig struct {
 	Pool          AgentPool
 	Dialer        AgentDialer
 	Ports         *media.PortPool
+	Pacer         *media.Pacer // sends what the gateway plays on legs it dials (whisper, callbacks)
 	Prompts       *prompts.Set
 	BindIP        netip.Addr
 	PublicIP      netip.Addr

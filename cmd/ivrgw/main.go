@@ -148,7 +148,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 		return fmt.Errorf("sip: %w", err)
 	}
 	fallback := gateway.NewFallback(gateway.FallbackConfig{
-		Pool: store, Dialer: srv, Ports: ports, Prompts: set, BindIP: bind, PublicIP: public,
+		Pool: store, Dialer: srv, Ports: ports, Pacer: pacer, Prompts: set, BindIP: bind, PublicIP: public,
 		GatewayID: gwID, RingTimeout: o.ringTimeout, RenewEvery: o.leaseTTL / 3, Logger: log,
 	})
 	metrics := admin.NewMetrics()
