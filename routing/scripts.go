@@ -13,15 +13,16 @@ var luaFiles embed.FS
 // state transitions are written once. redis.Script runs EVALSHA and falls back
 // to EVAL, which also covers a Redis restarted with an empty script cache.
 var (
-	scriptAgent   = luaScript("agent.lua")
-	scriptClaim   = luaScript("claim.lua")
-	scriptLease   = luaScript("lease.lua")
-	scriptRelease = luaScript("release.lua")
-	scriptSweep   = luaScript("sweep.lua")
-	scriptQueue   = luaScript("queue.lua")
-	scriptOnDuty  = luaScript("onduty.lua")
-	scriptOrphans = luaScript("orphans.lua")
-	scriptRepeat  = luaScript("repeat.lua")
+	scriptAgent    = luaScript("agent.lua")
+	scriptClaim    = luaScript("claim.lua")
+	scriptLease    = luaScript("lease.lua")
+	scriptRelease  = luaScript("release.lua")
+	scriptSweep    = luaScript("sweep.lua")
+	scriptQueue    = luaScript("queue.lua")
+	scriptOnDuty   = luaScript("onduty.lua")
+	scriptOrphans  = luaScript("orphans.lua")
+	scriptRepeat   = luaScript("repeat.lua")
+	scriptCallback = luaScript("callback.lua")
 )
 
 func luaScript(name string) *redis.Script {

@@ -14,7 +14,7 @@ if queue ~= '' then
   -- position() drops dead callers ahead, so 1 means head among live ones
   local pos = position(queue, call)
   if pos < 0 then return {'notqueued'} end
-  redis.call('PEXPIRE', hbkey(queue, call), hbttl)
+  if not is_callback(call) then redis.call('PEXPIRE', hbkey(queue, call), hbttl) end
   if pos ~= 1 then return {'nothead'} end
 end
 
@@ -35,6 +35,11 @@ local function take(ext)
     redis.call('ZREM', qkey(queue), call)
     redis.call('DEL', hbkey(queue, call))
     redis.call('PUBLISH', EVENTS, 'left ' .. queue)
+    if is_callback(call) then
+      -- the claiming gateway now owns the callback for the lease's life;
+      -- should it die, callback.lua's sweep queues the callback again
+      redis.call('HSET', cbkey(call), 'state', 'dialing', 'owner', gw, 'owner_until', num(now + lease))
+    end
   end
   local b = redis.call('HMGET', bkey(ext), 'contact', 'source', 'transport', 'expires')
   return {'ok', ext, token, b[1] or '', b[2] or '', b[3] or '', b[4] or '0'}

@@ -31,6 +31,12 @@ local function dkey(ext) return P .. 'dialogs:' .. ext end     -- both legs of t
 local function okey(ext) return P .. 'orphanlock:' .. ext end  -- the survivor ending that call
 local function qkey(q) return P .. 'q:' .. q end
 local function hbkey(q, call) return P .. 'qhb:' .. q .. ':' .. call end
+-- A booked callback: the caller hung up, the queue entry stays (its
+-- heartbeat key lives as long as the callback), and this hash says whom to
+-- call and who is calling now (callback.lua).
+local CBS = P .. 'callbacks' -- zset: booked callbacks scored by booking time (ms)
+local function cbkey(call) return P .. 'cb:' .. call end
+local function is_callback(call) return redis.call('EXISTS', cbkey(call)) == 1 end
 local function idlekey(skill)
   if skill == nil or skill == '' then return P .. 'idle' end
   return P .. 'idle:' .. skill

@@ -14,13 +14,18 @@ if op == 'enqueue' then
     local seq = redis.call('INCR', P .. 'qseq')
     redis.call('ZADD', qkey(q), num((99 - prio) * 1e13 + seq), call)
   end
-  redis.call('SET', hbkey(q, call), gw .. ' ' .. num(now_ms()), 'PX', hbttl)
+  if not is_callback(call) then
+    redis.call('SET', hbkey(q, call), gw .. ' ' .. num(now_ms()), 'PX', hbttl)
+  end
   return position(q, call)
 elseif op == 'position' then
   local pos = position(q, call)
-  if pos > 0 then redis.call('PEXPIRE', hbkey(q, call), tonumber(ARGV[5])) end
+  -- a booked callback's entry lives as long as the callback, not a heartbeat
+  if pos > 0 and not is_callback(call) then redis.call('PEXPIRE', hbkey(q, call), tonumber(ARGV[5])) end
   return pos
 elseif op == 'leave' then
+  -- the caller's own gateway leaving after booking a callback: the entry stays
+  if is_callback(call) then return 0 end
   redis.call('DEL', hbkey(q, call))
   if redis.call('ZREM', qkey(q), call) == 1 then
     redis.call('PUBLISH', EVENTS, 'left ' .. q)
