@@ -127,7 +127,7 @@ func startCommand(t *testing.T, prefix []string, bin string, extra ...string) *g
 	g.HTTP = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	args := []string{"-sip", g.SIP, "-http", g.HTTP, "-public-ip", "127.0.0.1",
 		"-rtp-ports", rtpRange(t), "-menu", "../configs/menu.yaml", "-agents", "../configs/agents.yaml",
-		"-log-level", "debug"}
+		"-log-level", "debug", "-whisper", "off"}
 	args = append(args, extra...)
 	argv := append(append(append([]string{}, prefix...), bin), args...)
 	g.cmd = exec.Command(argv[0], argv[1:]...)

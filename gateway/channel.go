@@ -179,8 +179,11 @@ func (ch *channel) transfer(ctx context.Context, t ivr.Transfer, intro string) e
 		ch.tr.step(journey.Step{Kind: journey.StepEscalate, Reason: t.Reason, Queue: t.Queue})
 	}
 	err := ch.g.cfg.Router.Connect(ctx, leg, t)
-	if err == nil {
+	switch {
+	case err == nil:
 		ch.ended = "transferred"
+	case errors.Is(err, ErrCallbackBooked):
+		ch.ended = "callback_booked"
 	}
 	return err
 }

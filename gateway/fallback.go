@@ -16,7 +16,6 @@ import (
 	"github.com/ivrgw/ivrgw/prompts"
 	"github.com/ivrgw/ivrgw/routing"
 	"github.com/ivrgw/ivrgw/sip"
-	"github.com/ivrgw/ivrgw/sip/sdp"
 )
 
 // AgentPool is the agents' shared state; *routing.Store implements it.
@@ -73,7 +72,13 @@ type FallbackConfig struct {
 	MaxWait       time.Duration // then a message and goodbye (10 min)
 	LeaveKey      byte          // leaves the queue back to the menu ('*')
 	RenewEvery    time.Duration // lease renewal period (5 s)
-	Logger        *slog.Logger
+	// Whisper plays the agent a short summary of the caller before the
+	// bridge (whisper.go).
+	Whisper bool
+	// Callback offers long waiters a call back that keeps their place
+	// (callback.go); its Store nil: none offered.
+	Callback CallbackConfig
+	Logger   *slog.Logger
 }
 
 // Fallback connects callers to agents: queue, claim, ring, bridge, release.
@@ -82,6 +87,8 @@ type Fallback struct {
 
 	mu   sync.Mutex
 	live map[string]routing.Claim // claims held by calls on this gateway, by agent
+
+	cbStats callbackCounters
 }
 
 // NewFallback fills in defaults.
@@ -104,6 +111,7 @@ func NewFallback(cfg FallbackConfig) *Fallback {
 	if cfg.RenewEvery <= 0 {
 		cfg.RenewEvery = 5 * time.Second
 	}
+	cfg.Callback = cfg.Callback.withDefaults()
 	return &Fallback{cfg: cfg, live: map[string]routing.Claim{}}
 }
 
@@ -188,6 +196,7 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 	defer music.stop()
 
 	prefer := leg.PreferAgent // a repeat caller's last agent, tried first while free
+	offered := false          // a callback was offered: its key books one
 	for {
 		claim, err := f.claim(ctx, leg, queue, t.Lang, id, prefer)
 		switch {
@@ -229,7 +238,13 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 		// short.
 		if now := time.Now(); holding == nil && announcing == nil && now.After(nextAnnounce) {
 			music.stop()
-			announcing = f.announce(ctx, leg, queue, t.Lang)
+			var offer bool
+			announcing, offer = f.announce(ctx, leg, queue, t.Lang, now.Sub(queued))
+			if offer && !offered {
+				offered = true
+				f.cbStats.offered.Add(1)
+				leg.note(journey.Step{Kind: journey.StepCallback, Queue: queue, Reason: "offered"})
+			}
 			nextAnnounce = now.Add(f.cfg.AnnounceEvery)
 		}
 		if announcing == nil {
@@ -248,6 +263,14 @@ func (f *Fallback) Connect(ctx context.Context, leg *Leg, t ivr.Transfer) error 
 		case p := <-leg.Keys:
 			if leg.Note != nil {
 				leg.Note(journey.Step{Kind: journey.StepKey, Key: string(p.Digit), Method: p.Via})
+			}
+			if offered && p.Digit == f.cfg.Callback.Key {
+				music.stop()
+				leg.Stream.StopPlayback()
+				if err := f.bookCallback(ctx, leg, queue, t, queued, log); err != nil {
+					return err
+				}
+				continue // not booked: the caller keeps waiting
 			}
 			if k := p.Digit; k == f.cfg.LeaveKey {
 				music.stop()
@@ -299,18 +322,25 @@ func (f *Fallback) unavailable(ctx context.Context, leg *Leg, t ivr.Transfer, ca
 
 // announce starts saying the caller's position and the estimated wait, and
 // returns when that announcement ends (nil when there is nothing to say).
-func (f *Fallback) announce(ctx context.Context, leg *Leg, queue, lang string) <-chan struct{} {
+// When the wait so far or the estimate is long, the announcement ends with
+// the callback offer, and offer is true.
+func (f *Fallback) announce(ctx context.Context, leg *Leg, queue, lang string, waited time.Duration) (done <-chan struct{}, offer bool) {
 	pos, err := f.cfg.Pool.Position(ctx, queue, leg.ID)
 	if err != nil || pos < 1 {
-		return nil // an announcement is a courtesy; never fail the call for it
+		return nil, false // an announcement is a courtesy; never fail the call for it
 	}
 	names := []string{"all_busy", "queue_position", numberPrompt(pos)}
-	if wait, err := f.cfg.Pool.EstimatedWait(ctx, queue, skillFor(queue, f.cfg.DefaultQueue), pos); err == nil && wait > 0 {
+	wait, err := f.cfg.Pool.EstimatedWait(ctx, queue, skillFor(queue, f.cfg.DefaultQueue), pos)
+	if err == nil && wait > 0 {
 		mins := int((wait + time.Minute - 1) / time.Minute)
 		names = append(names, "queue_wait", numberPrompt(mins), "minutes")
 	}
+	if f.offersCallback(leg, waited, wait) {
+		names = append(names, "callback_offer")
+		offer = true
+	}
 	names = append(names, "queue_leave_hint")
-	return leg.Stream.Play(leg.Clips(lang, names...)...).Done()
+	return leg.Stream.Play(leg.Clips(lang, names...)...).Done(), offer
 }
 
 // numberPrompt names the prompt that says n; the prompt set has 1 to 20.
@@ -338,29 +368,20 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 			log.Warn("release agent failed", "outcome", o.String(), "err", err)
 		}
 	}
-	conn, port, err := f.cfg.Ports.Listen(f.cfg.BindIP)
-	if err != nil {
-		release(routing.Failed)
-		return true, f.unavailable(ctx, leg, t, err)
-	}
-	defer f.cfg.Ports.Release(port)
-	defer conn.Close()
-
 	legCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	leg.goSafe("lease renewal", func() error { f.renew(legCtx, claim, log); return nil })
 
 	leg.note(journey.Step{Kind: journey.StepRinging, Agent: claim.Ext, Queue: queue})
-	callerLaw := leg.Stream.Codec()
-	codecs := []uint8{callerLaw, 8 - callerLaw} // the caller's law first: no transcoding when the agent agrees
-	pop := f.screenPop(leg, t, queue, time.Since(rg.queued))
-	out, err := f.cfg.Dialer.DialAgent(legCtx, sip.DialRequest{
+	callerLaw := leg.Stream.Codec() // offered first: no transcoding when the agent agrees
+	waited := time.Since(rg.queued)
+	pop := f.screenPop(leg, t, queue, waited)
+	al, err := f.dial(legCtx, leg.goSafe, sip.DialRequest{
 		Contact: claim.Binding.Contact, Source: claim.Binding.Source, Transport: claim.Binding.Transport,
 		FromUser: leg.Caller.User, FromDisplay: leg.Caller.Display,
 		Headers: pop.headers(), HeaderOrder: screenPopOrder,
-		Local:       sdp.Local{Addr: f.cfg.PublicIP, Port: port, Codecs: codecs, SessionID: uint64(time.Now().UnixNano()), Version: 1},
 		RingTimeout: f.cfg.RingTimeout,
-	})
+	}, callerLaw, log)
 	if err != nil {
 		var se *sip.StatusError
 		switch {
@@ -368,6 +389,9 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 			log.Info("caller hung up while the agent's phone rang")
 			release(routing.Abandoned)
 			return true, ctx.Err()
+		case errors.Is(err, errLegPort):
+			release(routing.Failed)
+			return true, f.unavailable(ctx, leg, t, err)
 		case errors.Is(err, sip.ErrNoAnswer):
 			log.Info("agent did not answer", "ring_timeout", f.cfg.RingTimeout.String())
 			release(routing.Missed)
@@ -380,29 +404,23 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 		}
 		return false, nil
 	}
+	defer al.close()
+	defer cancel() // ends the agent leg's reader before close waits for it
+	out, agent := al.out, al.stream
 	answered := time.Now()
 	leg.note(journey.Step{Kind: journey.StepAnswered, Agent: claim.Ext, Queue: queue})
-	m := out.Media()
-	sec, err := srtpFor(m)
-	if err != nil {
-		log.Error("agent leg srtp setup failed", "err", err)
-		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer hcancel()
-		_ = out.Hangup(hctx)
-		release(routing.Failed)
-		return false, nil
+	if f.cfg.Whisper {
+		lang, names := f.summary(leg.Menu, pop, waited)
+		f.whisper(legCtx, leg.Note, al, lang, names, log)
 	}
-	agent := media.NewStream(media.StreamConfig{Conn: conn, Remote: m.Remote, PayloadType: m.PayloadType, Codec: m.Codec,
-		EventPT: m.EventPT, HasEvents: m.HasEvents, Logger: log, SRTP: sec})
-	leg.goSafe("agent rtp", func() error { _ = agent.Run(legCtx); return nil })
 	rg.music.stop() // cuts the hold prompt or the music: the agent is there
 	media.Bridge(leg.Stream, agent)
-	log.Info("caller bridged to agent", "agent_codec", codecName(m.Codec), "caller_codec", codecName(callerLaw), "agent_srtp", sec != nil,
+	log.Info("caller bridged to agent", "agent_codec", codecName(agent.Codec()), "caller_codec", codecName(callerLaw), "agent_srtp", out.Media().SRTP != nil,
 		"answer_to_bridge_us", time.Since(answered).Microseconds())
 	if err := f.cfg.Pool.Answered(ctx, claim); err != nil {
 		log.Warn("mark agent on call failed", "err", err)
 	}
-	f.saveDialogs(ctx, leg, out, claim, log)
+	f.saveBridge(ctx, leg.Call.Dialog(), out, claim, log)
 	leg.answered(claim.Ext)
 	stopDigits := f.bridgeDigits(legCtx, leg, agent, out, log)
 

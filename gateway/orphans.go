@@ -18,10 +18,12 @@ type bridgeDialogs struct {
 	Agent   sip.Dialog `json:"agent"`
 }
 
-// saveDialogs stores both legs of a call just bridged. Failing to is not a
-// reason to end the call; it only means nobody could clean up after a crash.
-func (f *Fallback) saveDialogs(ctx context.Context, leg *Leg, out *sip.Outbound, claim routing.Claim, log *slog.Logger) {
-	data, err := json.Marshal(bridgeDialogs{Gateway: f.cfg.GatewayID, Caller: leg.Call.Dialog(), Agent: out.Dialog()})
+// saveBridge stores both legs of a call just bridged: the caller's (an
+// inbound call, or a callback's leg through the trunk) and the agent's.
+// Failing to is not a reason to end the call; it only means nobody could
+// clean up after a crash.
+func (f *Fallback) saveBridge(ctx context.Context, caller sip.Dialog, out *sip.Outbound, claim routing.Claim, log *slog.Logger) {
+	data, err := json.Marshal(bridgeDialogs{Gateway: f.cfg.GatewayID, Caller: caller, Agent: out.Dialog()})
 	if err != nil {
 		return
 	}

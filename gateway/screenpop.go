@@ -20,12 +20,17 @@ type screenPop struct {
 	Repeat   int // recent calls from this number (0: none known)
 	Queue    string
 	Digits   string // collected entries, "name=value;..." sorted by name
+	Callback bool   // the gateway is calling back a caller who booked it
 }
 
 // screenPopOrder is the order the headers go on the wire: a phone that
 // lists them as they come shows the same screen every time.
 var screenPopOrder = []string{"X-IVR-Path", "X-IVR-Keys", "X-IVR-Reason", "X-IVR-Wait",
 	"X-IVR-Language", "X-IVR-Repeat", "X-IVR-Queue", "X-IVR-Digits"}
+
+// callbackPopOrder is screenPopOrder for a callback's agent leg, which also
+// says X-IVR-Callback: yes.
+var callbackPopOrder = append(slices.Clip(screenPopOrder), "X-IVR-Callback")
 
 func (f *Fallback) screenPop(leg *Leg, t ivr.Transfer, queue string, waited time.Duration) screenPop {
 	p := screenPop{Path: strings.Join(t.Path, ">"), Reason: t.Reason, Wait: int(waited / time.Second),
@@ -45,7 +50,7 @@ func (f *Fallback) screenPop(leg *Leg, t ivr.Transfer, queue string, waited time
 
 // headers are the screen pop as SIP headers, named as in screenPopOrder.
 func (p screenPop) headers() map[string]string {
-	return map[string]string{
+	h := map[string]string{
 		"X-IVR-Path":     p.Path,
 		"X-IVR-Keys":     p.Keys,
 		"X-IVR-Reason":   p.Reason,
@@ -55,6 +60,10 @@ func (p screenPop) headers() map[string]string {
 		"X-IVR-Queue":    p.Queue,
 		"X-IVR-Digits":   p.Digits,
 	}
+	if p.Callback {
+		h["X-IVR-Callback"] = "yes"
+	}
+	return h
 }
 
 func digitsHeader(d map[string]string) string {

@@ -31,6 +31,8 @@ const (
 	StepQueued   = "queued"     // waiting in a queue (Queue)
 	StepRinging  = "ringing"    // an agent's phone rings (Agent)
 	StepAnswered = "answered"   // the agent answered: a person is on the line (Agent)
+	StepWhisper  = "whisper"    // the agent heard the caller's summary (Prompt: its clips; Reason: heard, skipped by KEY, ...)
+	StepCallback = "callback"   // a callback was offered or booked (Reason: offered, booked, refused)
 	StepNoAgent  = "no_agent"   // nobody could be reached (Reason)
 	StepBridged  = "bridge_end" // the conversation with the agent ended (By: caller or agent)
 	StepEnd      = "end"        // the call ended (Reason, By)

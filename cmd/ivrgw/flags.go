@@ -63,6 +63,10 @@ type options struct {
 	repeatCalls    int
 	repeatWindow   time.Duration
 	repeatPriority int
+
+	// whisper and callbacks (callback.go)
+	whisper string
+	cb      callbackOptions
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -109,6 +113,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.repeatCalls, "repeat-calls", 3, "a number calling this many times within -repeat-window skips the menu (\"welcome back\") and goes to a person, its last agent first if free; 0: off")
 	fs.DurationVar(&o.repeatWindow, "repeat-window", 30*time.Minute, "how far back -repeat-calls counts; recent calls per number are kept in Redis this long (hashed with -mask-callers)")
 	fs.IntVar(&o.repeatPriority, "repeat-priority", 50, "queue priority of a fast-tracked repeat caller, 0 (normal) to 99")
+	o.callbackFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: ivrgw [flags]\n       ivrgw check [flags]\n       ivrgw validate [-agents AGENTS.yaml] MENU.yaml\n       ivrgw graph [-format dot|mermaid] MENU.yaml\n       ivrgw agent add -ext N -name NAME [-skills a,b]\n\nflags (each also read from IVRGW_<NAME>):\n")
 		fs.PrintDefaults()
@@ -210,6 +215,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	if err := o.checkRepeat(); err != nil {
+		return nil, err
+	}
+	if err := o.checkCallback(); err != nil {
 		return nil, err
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {

@@ -150,6 +150,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	fallback := gateway.NewFallback(gateway.FallbackConfig{
 		Pool: store, Dialer: srv, Ports: ports, Pacer: pacer, Prompts: set, BindIP: bind, PublicIP: public,
 		GatewayID: gwID, RingTimeout: o.ringTimeout, RenewEvery: o.leaseTTL / 3, Logger: log,
+		Whisper: o.whisper == "on", Callback: o.callbackConfig(store),
 	})
 	metrics := admin.NewMetrics()
 	sinks, closeSinks, err := journeySinks(o, store, metrics, log)
@@ -193,8 +194,21 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	go store.RunSweeper(ctx, time.Second)
 	go gateway.ReapOrphans(ctx, store, srv, gwID, time.Second, log)
 	go bindings.Run(ctx, time.Second, fallback.LiveClaims, log)
+	// Callback calls end before the SIP server does, so their BYEs go out.
+	cbCtx, cbCancel := context.WithCancel(ctx)
+	cbDone := make(chan struct{})
+	go func() { defer close(cbDone); fallback.RunCallbacks(cbCtx, srv.Draining) }()
+	stopCallbacks := func() {
+		cbCancel()
+		select {
+		case <-cbDone:
+		case <-time.After(10 * time.Second):
+			log.Warn("callback calls did not end within 10 s")
+		}
+	}
 
 	registerMetrics(metrics, gw, srv, bindings, pacer, ports, menus)
+	registerCallbackMetrics(metrics, fallback)
 	if sinks.stream != nil {
 		go sinks.stream.Run(ctx, log)
 	}
@@ -223,12 +237,13 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	select {
 	case <-ctx.Done():
 	case sig := <-sigs:
-		drain(srv, gw, o.drainTimeout, sigs, sig, log)
+		drain(srv, gw, fallback, o.drainTimeout, sigs, sig, log)
 	case err = <-errc:
 	case err = <-sipDone:
 		sipDone <- err // for the wait below
 	}
 	log.Info("gateway stopping", "active_calls", gw.ActiveCalls())
+	stopCallbacks()
 	cancel()
 	// The SIP server hangs up the calls still up (BYE, reason shutdown) and
 	// waits a few seconds for their handlers: let it finish before the
@@ -252,7 +267,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 // new INVITEs and OPTIONS get 503 with Retry-After, /readyz says 503, and
 // it returns when no call is left, after timeout, or at a second signal.
 // The caller then cancels the server, which hangs up whatever is left.
-func drain(srv *sip.Server, gw *gateway.Gateway, timeout time.Duration, sigs <-chan os.Signal, sig os.Signal, log *slog.Logger) {
+func drain(srv *sip.Server, gw *gateway.Gateway, fb *gateway.Fallback, timeout time.Duration, sigs <-chan os.Signal, sig os.Signal, log *slog.Logger) {
 	srv.Drain()
 	log.Info("gateway draining", "signal", sig.String(), "active_calls", gw.ActiveCalls(),
 		"drain_timeout", timeout.String(), "hint", "send the signal again to end the calls now")
@@ -261,7 +276,7 @@ func drain(srv *sip.Server, gw *gateway.Gateway, timeout time.Duration, sigs <-c
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if srv.Idle() && gw.ActiveCalls() == 0 {
+		if srv.Idle() && gw.ActiveCalls() == 0 && fb.CallbackStats().Active == 0 {
 			log.Info("gateway drained: no calls left")
 			return
 		}

@@ -103,3 +103,13 @@ func journeySinks(o *options, store *routing.Store, m *admin.Metrics, log *slog.
 	}
 	return out, closer, nil
 }
+
+// registerCallbackMetrics exposes the callbacks' counters.
+func registerCallbackMetrics(m *admin.Metrics, fb *gateway.Fallback) {
+	m.CounterVec("ivrgw_callbacks_total", "Callbacks by outcome: offered (to a caller, once a call), booked, connected (agent and caller bridged), retried (the caller did not answer; tried again later), abandoned (not answered at the last try), expired (not served within -callback-ttl).", "outcome", func() map[string]float64 {
+		s := fb.CallbackStats()
+		return map[string]float64{"offered": float64(s.Offered), "booked": float64(s.Booked), "connected": float64(s.Connected),
+			"retried": float64(s.Retried), "abandoned": float64(s.Abandoned), "expired": float64(s.Expired)}
+	})
+	m.Gauge("ivrgw_callbacks_active", "Callback calls in progress on this gateway.", func() float64 { return float64(fb.CallbackStats().Active) })
+}

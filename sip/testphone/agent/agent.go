@@ -68,6 +68,10 @@ type Config struct {
 	Algorithm string
 	LocalIP   string       // default 127.0.0.1
 	Logger    *slog.Logger // default: discard
+	// Trunk makes it a peer that takes calls without registering (the
+	// gateway's outbound trunk on loopback); Ext and Password are then only
+	// names, and Gateway is where its own requests would go.
+	Trunk bool
 	// NoEvents answers without telephone-event, as a phone set to send
 	// DTMF by SIP INFO only does: keys then reach it as INFO.
 	NoEvents bool
@@ -133,7 +137,7 @@ type Agent struct {
 
 // Start binds the agent's SIP socket, registers it with the gateway and
 // keeps the registration fresh until Close. It returns once the first
-// REGISTER got its 200.
+// REGISTER got its 200; a Trunk does not register.
 func Start(ctx context.Context, cfg Config) (*Agent, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -157,6 +161,9 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 	if err := a.listen(); err != nil {
 		a.shutdown()
 		return nil, fmt.Errorf("start agent %s: %w", cfg.Ext, err)
+	}
+	if cfg.Trunk {
+		return a, nil
 	}
 	if err := a.register(ctx, cfg.Expires); err != nil {
 		a.shutdown()
@@ -353,7 +360,10 @@ func (a *Agent) Close() error {
 	}
 	a.cancel() // stops the refresh loop and every call's handler
 	a.wg.Wait()
-	err := a.register(ctx, 0)
+	var err error
+	if !a.cfg.Trunk {
+		err = a.register(ctx, 0)
+	}
 	a.shutdown()
 	for _, c := range calls {
 		c.closeMedia()

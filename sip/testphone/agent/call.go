@@ -31,6 +31,7 @@ type AgentCall struct {
 	at       time.Time // INVITE received or sent
 	fromUser string
 	fromDisp string
+	toUser   string            // the Request-URI's user: the number dialled
 	headers  map[string]string // lower-case name -> first value
 	invite   string            // the INVITE as text
 
@@ -80,6 +81,7 @@ func newCall(a *Agent, req *sip.Request, incoming bool) *AgentCall {
 	if f := req.From(); f != nil {
 		c.fromUser, c.fromDisp = f.Address.User, f.DisplayName
 	}
+	c.toUser = req.Recipient.User
 	for _, h := range req.Headers() {
 		k := strings.ToLower(h.Name())
 		if _, ok := c.headers[k]; !ok {
@@ -88,6 +90,10 @@ func newCall(a *Agent, req *sip.Request, incoming bool) *AgentCall {
 	}
 	return c
 }
+
+// Dialled is the user part of the INVITE's Request-URI: the number the
+// gateway called (a trunk's callee).
+func (c *AgentCall) Dialled() string { return c.toUser }
 
 // CallID is the call's Call-ID.
 func (c *AgentCall) CallID() string { return c.callID }
