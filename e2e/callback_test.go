@@ -98,6 +98,10 @@ func TestCallbackEndToEnd(t *testing.T) {
 		t.Errorf("agent's INVITE X-IVR-Reason = %q, want the booking call's caller_request", h)
 	}
 	fbWaitAnswered(ctx, t, ac, "agent")
+	// The agent learns what this is while the customer's phone rings.
+	if err := waitHeard(ctx, ac.Audio, promptSignature(t, promptSet(t), "en", "callback_agent", ac.Media().Codec)); err != nil {
+		t.Errorf("agent: %v", err)
+	}
 	tc := fbWaitCall(ctx, t, trunk)
 	if tc.Dialled() != "+15550142" {
 		t.Errorf("trunk call to %q, want +15550142", tc.Dialled())
