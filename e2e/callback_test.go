@@ -98,7 +98,7 @@ func TestCallbackEndToEnd(t *testing.T) {
 		t.Errorf("agent's INVITE X-IVR-Reason = %q, want the booking call's caller_request", h)
 	}
 	fbWaitAnswered(ctx, t, ac, "agent")
-	// The agent learns what this is while the customer's phone rings.
+	// The agent learns what this is before the customer is called.
 	if err := waitHeard(ctx, ac.Audio, promptSignature(t, promptSet(t), "en", "callback_agent", ac.Media().Codec)); err != nil {
 		t.Errorf("agent: %v", err)
 	}
@@ -108,6 +108,9 @@ func TestCallbackEndToEnd(t *testing.T) {
 	}
 	if tc.At().Before(ac.At()) {
 		t.Errorf("caller called at %v, before the agent (%v)", tc.At(), ac.At())
+	}
+	if tc.Audio() != nil && promptSignature(t, promptSet(t), "en", "callback_agent", tc.Media().Codec).heardIn(tc.Audio()) {
+		t.Error("the customer heard what was said to the agent")
 	}
 	fbWaitAnswered(ctx, t, tc, "customer")
 	if err := fbWaitTone(ctx, "agent hears the customer", ac.Audio, 1100); err != nil {

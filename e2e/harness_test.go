@@ -85,12 +85,15 @@ func freePort(t *testing.T) int {
 
 // rtpRange picks 20 free RTP ports for one gateway, below the kernel's
 // ephemeral range (32768-60999), where other sockets could fill a range.
-func rtpRange(t *testing.T) string {
+func rtpRange(t *testing.T) string { return rtpRangeN(t, 20) }
+
+// rtpRangeN picks n free RTP ports (n even, at most 2,000) the same way.
+func rtpRangeN(t *testing.T, n int) string {
 	t.Helper()
 	for range 50 {
-		base := 20000 + 20*rand.IntN(600) // 20000-31999
+		base := 20000 + n*rand.IntN(12000/n) // 20000-31999
 		free := true
-		for p := base; p < base+20 && free; p++ {
+		for p := base; p < base+n && free; p++ {
 			c, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", p))
 			if err != nil {
 				free = false
@@ -99,10 +102,10 @@ func rtpRange(t *testing.T) string {
 			c.Close()
 		}
 		if free {
-			return fmt.Sprintf("%d-%d", base, base+19)
+			return fmt.Sprintf("%d-%d", base, base+n-1)
 		}
 	}
-	t.Fatal("no free range of 20 RTP ports in 20000-31999")
+	t.Fatalf("no free range of %d RTP ports in 20000-31999", n)
 	return ""
 }
 

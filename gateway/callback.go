@@ -175,20 +175,33 @@ func (f *Fallback) RunCallbacks(ctx context.Context, paused func() bool) {
 	wake := f.cfg.Pool.Subscribe(ctx)
 	tick := time.NewTicker(cfg.Every)
 	defer tick.Stop()
+	// Notifications come with every change in the pool's agents and queues:
+	// at most ten looks a second for them, so a busy pool does not turn
+	// into Redis load here; the tick catches what a skipped one missed.
+	var last time.Time
 	for {
+		sweep := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
+			if time.Since(last) < 100*time.Millisecond {
+				continue
+			}
 		case <-tick.C:
+			sweep = true
 		}
+		last = time.Now()
 		if paused != nil && paused() {
 			continue
 		}
-		if expired, err := cfg.Store.SweepCallbacks(ctx, 100); err == nil {
-			for _, id := range expired {
-				f.cbStats.expired.Add(1)
-				log.Warn("callback expired unserved", "call_id", id, "ttl", cfg.TTL.String())
+		if sweep {
+			expired, err := cfg.Store.SweepCallbacks(ctx, 100)
+			if err == nil {
+				for _, id := range expired {
+					f.cbStats.expired.Add(1)
+					log.Warn("callback expired unserved", "call_id", id, "ttl", cfg.TTL.String())
+				}
 			}
 		}
 		due, err := cfg.Store.DueCallbacks(ctx, 20)
@@ -296,20 +309,19 @@ func (f *Fallback) serveCallback(ctx context.Context, g *group, due routing.Call
 	if err := f.cfg.Pool.Answered(ctx, claim); err != nil {
 		log.Warn("mark agent on call failed", "err", err)
 	}
-	// The agent hears what this is, then silence, while the caller's phone rings.
+	// The agent hears what this is before the caller's phone rings (they
+	// may skip it with a key), so the caller who answers hears a person
+	// at once, never a gap while the agent is being told.
 	names := []string{"callback_agent"}
 	if f.cfg.Whisper {
 		_, names = f.summary(nil, pop, time.Duration(pop.Wait)*time.Second)
 	}
-	if f.cfg.Pacer != nil {
-		f.cfg.Pacer.Add(agent.stream)
-		agent.stream.Play(f.clips(lang, names)...)
-	}
-	unpace := func() {
-		if f.cfg.Pacer != nil {
-			agent.stream.StopPlayback()
-			f.cfg.Pacer.Remove(agent.stream)
-		}
+	f.whisper(legCtx, nil, agent, lang, names, log)
+	if isDone(agent.out.Done()) || ctx.Err() != nil {
+		log.Info("agent hung up before the customer was called; callback back at the head")
+		release(routing.Abandoned)
+		requeue()
+		return
 	}
 	// The agent hanging up while the caller's phone rings cancels that call.
 	custCtx, custCancel := context.WithCancel(legCtx)
@@ -328,7 +340,6 @@ func (f *Fallback) serveCallback(ctx context.Context, g *group, due routing.Call
 		FromUser: cfg.From, RingTimeout: cfg.RingTimeout,
 	}, agent.stream.Codec(), log)
 	if err != nil {
-		unpace()
 		agentGone := isDone(agent.out.Done())
 		hctx, hcancel := bg()
 		defer hcancel()
@@ -359,7 +370,6 @@ func (f *Fallback) serveCallback(ctx context.Context, g *group, due routing.Call
 		return
 	}
 	defer cust.close()
-	unpace()
 	// Served: from here a crash is the orphan reaper's (the dialogs below),
 	// not a reason to call the customer a second time.
 	if err := cfg.Store.FinishCallback(ctx, cb.ID); err != nil {

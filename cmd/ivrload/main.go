@@ -39,7 +39,11 @@ type options struct {
 	pid         int
 	to          string
 	dialTimeout time.Duration
+	strict      bool
 }
+
+// errNotClean is run's error under -strict when the run was not clean.
+var errNotClean = errors.New("load run not clean")
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -71,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.pid, "pid", 0, "gateway process id, to report its CPU use (Linux /proc)")
 	fs.StringVar(&o.to, "to", "support", "number to dial")
 	fs.DurationVar(&o.dialTimeout, "dial-timeout", 10*time.Second, "time allowed for each call to be answered")
+	fs.BoolVar(&o.strict, "strict", false, "exit 1 when any call failed, was ended early by the gateway, or lost an RTP packet (a smoke test; timings never fail it)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -154,7 +159,7 @@ ramp:
 	cpu1, _ := readCPU(o.pid)
 
 	fmt.Fprintf(out, "ivrload: target %s/%s, %d calls, ramp %.0f/s, duration %v\n", o.target, o.transport, o.calls, o.ramp, o.duration)
-	report(out, results[:started])
+	sum := report(out, results[:started])
 	if o.pid > 0 {
 		if cpuErr != nil {
 			fmt.Fprintf(out, "gateway cpu: %v\n", cpuErr)
@@ -164,7 +169,18 @@ ramp:
 				o.pid, used.Seconds(), wall.Seconds(), 100*used.Seconds()/wall.Seconds())
 		}
 	}
+	if o.strict {
+		if started < o.calls || sum.answered < started || sum.early > 0 || sum.lost > 0 || sum.received == 0 {
+			return fmt.Errorf("%w: %d of %d calls started, %d answered, %d ended early, %d packets lost, %d received",
+				errNotClean, started, o.calls, sum.answered, sum.early, sum.lost, sum.received)
+		}
+	}
 	return nil
+}
+
+// summary is what -strict judges a run by.
+type summary struct {
+	answered, early, lost, received int
 }
 
 func placeCall(ctx context.Context, o options, i int, log *slog.Logger) callResult {
@@ -194,7 +210,7 @@ func placeCall(ctx context.Context, o options, i int, log *slog.Logger) callResu
 	return res
 }
 
-func report(out io.Writer, results []callResult) {
+func report(out io.Writer, results []callResult) summary {
 	var answered, early int
 	failures := map[string]int{}
 	var all, gaps []time.Duration
@@ -228,6 +244,7 @@ func report(out io.Writer, results []callResult) {
 		fmt.Fprintf(out, "failures:%s\n", b.String())
 	}
 	lost := expected - received
+	sum := summary{answered: answered, early: early, lost: max(lost, 0), received: received}
 	lossPct := 0.0
 	if expected > 0 {
 		lossPct = 100 * float64(max(lost, 0)) / float64(expected)
@@ -235,7 +252,7 @@ func report(out io.Writer, results []callResult) {
 	fmt.Fprintf(out, "rtp: received %d packets, expected %d, lost %d (%.3f%%)\n", received, expected, max(lost, 0), lossPct)
 	if len(all) == 0 {
 		fmt.Fprintln(out, "lateness: no audio received")
-		return
+		return sum
 	}
 	slices.Sort(all)
 	slices.Sort(gaps)
@@ -243,6 +260,7 @@ func report(out io.Writer, results []callResult) {
 	if len(gaps) > 0 {
 		fmt.Fprintf(out, "inter-arrival: p50 %s, p99 %s, max %s\n", ms(testphone.Percentile(gaps, 50)), ms(testphone.Percentile(gaps, 99)), ms(gaps[len(gaps)-1]))
 	}
+	return sum
 }
 
 // failureKind groups errors for the report: SIP status, or a short cause.

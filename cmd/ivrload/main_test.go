@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"log/slog"
 	"os"
@@ -83,6 +84,35 @@ func TestRunAgainstFake(t *testing.T) {
 				t.Errorf("run() report =\n%s\nwant a cpu line", out.String())
 			}
 			t.Logf("report:\n%s", out.String())
+		})
+	}
+}
+
+// -strict fails a run with a failed call and passes a clean one.
+func TestRunStrict(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		fake  fakeuas.Config
+		clean bool
+	}{{"clean", fakeuas.Config{}, true}, {"busy", fakeuas.Config{Reject: 486}, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			uas, err := fakeuas.Start(tt.fake)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer uas.Close()
+			o := options{target: uas.Addr(), transport: "udp", calls: 2, ramp: 20, duration: time.Second,
+				to: "support", dialTimeout: 5 * time.Second, strict: true}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var out bytes.Buffer
+			err = run(ctx, o, &out, slog.New(slog.DiscardHandler))
+			if tt.clean && err != nil {
+				t.Errorf("run -strict on a clean run = %v\n%s", err, out.String())
+			}
+			if !tt.clean && !errors.Is(err, errNotClean) {
+				t.Errorf("run -strict with failed calls = %v, want errNotClean\n%s", err, out.String())
+			}
 		})
 	}
 }
