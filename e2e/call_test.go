@@ -12,9 +12,10 @@ import (
 // TestMenuByEachDTMFMethod dials the real gateway over UDP and TCP, hears the
 // greeting, moves through the menu with keys sent as RFC 4733 events, SIP
 // INFO and in-band tones, and checks from the audio and the call log that
-// the menu followed.
+// the menu followed. The test phone negotiates telephone-events yet sends
+// tones too, which the gateway listens for with -inband-dtmf always.
 func TestMenuByEachDTMFMethod(t *testing.T) {
-	g := startGateway(t)
+	g := startGateway(t, "-inband-dtmf", "always")
 	set := promptSet(t)
 	tests := []struct {
 		name      string
@@ -95,6 +96,60 @@ func TestMenuByEachDTMFMethod(t *testing.T) {
 				if !strings.Contains(line, want) {
 					t.Errorf("call summary = %q, want it to contain %q", line, want)
 				}
+			}
+		})
+	}
+}
+
+// TestInbandAuto: with the default -inband-dtmf auto, a phone that offered
+// no telephone-event is heard by its tones, and one that negotiated events
+// is not (its tones are voice to the gateway): only its RFC 4733 key counts.
+func TestInbandAuto(t *testing.T) {
+	g := startGateway(t)
+	set := promptSet(t)
+	for _, tt := range []struct {
+		name     string
+		noEvents bool
+	}{{"tones-only phone", true}, {"events phone", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+			defer cancel()
+			c, err := testphone.Dial(ctx, testphone.Config{Target: g.SIP, From: "inband", To: "support", NoEvents: tt.noEvents})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			sig := func(name string) signature { return promptSignature(t, set, "en", name, c.Media().Codec) }
+			start := time.Now()
+			if err := waitPrompt(ctx, c, start, sig("main_menu")); err != nil {
+				t.Fatal(err)
+			}
+			t1 := time.Now()
+			if err := c.SendDigitInband('1', 120*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			if !tt.noEvents {
+				// The tone was not a key: the menu goes on; an event is.
+				if err := c.SendDigit4733('2', 100*time.Millisecond); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, keys := "billing_menu", "keys=1 "
+			if !tt.noEvents {
+				want, keys = "tech_menu", "keys=2 "
+			}
+			if err := waitPrompt(ctx, c, t1, sig(want)); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Hangup(ctx); err != nil {
+				t.Fatal(err)
+			}
+			line, err := g.waitLog(ctx, "call summary", c.CallID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(line, keys) {
+				t.Errorf("call summary = %q, want %q", line, keys)
 			}
 		})
 	}

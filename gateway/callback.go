@@ -275,7 +275,7 @@ func (f *Fallback) serveCallback(ctx context.Context, g *group, due routing.Call
 	lang := f.cfg.Prompts.DefaultLanguage()
 	legCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	g.Go("callback lease renewal", func() error { f.renewCallback(legCtx, claim, cb.ID, log); return nil })
+	g.Go("callback ownership renewal", func() error { f.renewCallback(legCtx, cb.ID, log); return nil })
 
 	pop := callbackPop(cb, cb.Lang)
 	if pop.Language == "" {
@@ -422,9 +422,10 @@ func isDone(c <-chan struct{}) bool {
 	}
 }
 
-// renewCallback keeps both the agent's lease and this gateway's ownership of
-// the callback alive while it is being served.
-func (f *Fallback) renewCallback(ctx context.Context, c routing.Claim, id string, log *slog.Logger) {
+// renewCallback keeps this gateway's ownership of the callback alive while
+// it is being served (the agent's lease is renewed with the others, by
+// RunRenewals).
+func (f *Fallback) renewCallback(ctx context.Context, id string, log *slog.Logger) {
 	t := time.NewTicker(f.cfg.RenewEvery)
 	defer t.Stop()
 	for {
@@ -432,9 +433,6 @@ func (f *Fallback) renewCallback(ctx context.Context, c routing.Claim, id string
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := f.cfg.Pool.Renew(ctx, c); err != nil && ctx.Err() == nil {
-				log.Warn("lease renewal failed", "err", err)
-			}
 			// After the bridge the callback is finished: gone is expected.
 			if err := f.cfg.Callback.Store.RenewCallback(ctx, id, f.cfg.GatewayID); err != nil &&
 				!errors.Is(err, routing.ErrCallbackGone) && ctx.Err() == nil {

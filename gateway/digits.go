@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -124,4 +125,43 @@ func passDigits(ctx context.Context, in, alsoIn <-chan dtmf.Event, to *media.Str
 			log.Debug("key passed on", "via", via, "source", ev.Source.String())
 		}
 	}
+}
+
+// InbandMode says where the gateway listens for DTMF tones in a caller's
+// audio (RFC 4733 events and SIP INFO are always taken).
+type InbandMode string
+
+const (
+	// InbandAuto, the default: only callers whose SDP did not negotiate
+	// telephone-event (RFC 4733), and not while bridged to an agent (the
+	// tones then travel in the audio). What Asterisk's dtmf_mode=auto does;
+	// detection costs CPU on every audio packet.
+	InbandAuto InbandMode = "auto"
+	// InbandAlways: every caller, all call long, for phones that negotiate
+	// events yet send tones. Once a call has shown an RFC 4733 event its
+	// in-band detections are ignored (phones that send both).
+	InbandAlways InbandMode = "always"
+	// InbandOff: never.
+	InbandOff InbandMode = "off"
+)
+
+// ParseInbandMode reads auto, always or off.
+func ParseInbandMode(s string) (InbandMode, error) {
+	switch m := InbandMode(s); m {
+	case InbandAuto, InbandAlways, InbandOff:
+		return m, nil
+	}
+	return "", fmt.Errorf("in-band dtmf mode %q: want auto, always or off", s)
+}
+
+// listens reports whether a caller's stream runs the in-band detector at
+// answer: hasEvents is whether its SDP negotiated telephone-event.
+func (m InbandMode) listens(hasEvents bool) bool {
+	switch m {
+	case InbandAlways:
+		return true
+	case InbandOff:
+		return false
+	}
+	return !hasEvents
 }

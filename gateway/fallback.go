@@ -26,6 +26,7 @@ type AgentPool interface {
 	ClaimForQueue(ctx context.Context, queue, skill, callID, gatewayID string) (routing.Claim, error)
 	ClaimForQueuePreferring(ctx context.Context, queue, skill, callID, gatewayID, prefer string) (routing.Claim, error)
 	Renew(ctx context.Context, c routing.Claim) error
+	RenewAll(ctx context.Context, claims []routing.Claim) []error
 	Answered(ctx context.Context, c routing.Claim) error
 	Release(ctx context.Context, c routing.Claim, o routing.Outcome) error
 	Heartbeat(ctx context.Context, queue, callID string) error
@@ -72,6 +73,9 @@ type FallbackConfig struct {
 	MaxWait       time.Duration // then a message and goodbye (10 min)
 	LeaveKey      byte          // leaves the queue back to the menu ('*')
 	RenewEvery    time.Duration // lease renewal period (5 s)
+	// InbandBridged keeps the caller's in-band DTMF detector running while
+	// bridged (-inband-dtmf always); otherwise it is paused for the bridge.
+	InbandBridged bool
 	// Whisper plays the agent a short summary of the caller before the
 	// bridge (whisper.go).
 	Whisper bool
@@ -370,7 +374,6 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	}
 	legCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	leg.goSafe("lease renewal", func() error { f.renew(legCtx, claim, log); return nil })
 
 	leg.note(journey.Step{Kind: journey.StepRinging, Agent: claim.Ext, Queue: queue})
 	callerLaw := leg.Stream.Codec() // offered first: no transcoding when the agent agrees
@@ -415,6 +418,9 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	}
 	rg.music.stop() // cuts the hold prompt or the music: the agent is there
 	media.Bridge(leg.Stream, agent)
+	if !f.cfg.InbandBridged {
+		leg.Stream.SetInband(false) // the caller's tones reach the agent in the audio
+	}
 	log.Info("caller bridged to agent", "agent_codec", codecName(agent.Codec()), "caller_codec", codecName(callerLaw), "agent_srtp", out.Media().SRTP != nil,
 		"answer_to_bridge_us", time.Since(answered).Microseconds())
 	if err := f.cfg.Pool.Answered(ctx, claim); err != nil {
@@ -437,6 +443,7 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	}
 	stopDigits()
 	media.Unbridge(leg.Stream, agent)
+	leg.Stream.SetInband(true)
 	release(routing.Completed)
 	_ = f.cfg.Pool.RecordHandleTime(hctx, queue, time.Since(answered))
 	return true, nil
@@ -485,17 +492,25 @@ func (f *Fallback) heartbeat(ctx context.Context, queue, id string) {
 	}
 }
 
-// renew keeps the agent's lease alive while this leg lives.
-func (f *Fallback) renew(ctx context.Context, c routing.Claim, log *slog.Logger) {
+// RunRenewals renews the leases of every claim this gateway's calls hold
+// (ringing, bridged, callbacks), all in one pipeline every RenewEvery, until
+// ctx ends: one timer and one round trip per gateway, not per call. A claim
+// whose lease is lost is logged; its call goes on, and the agent may be
+// offered another call (the orphan reaper's case for a dead gateway).
+func (f *Fallback) RunRenewals(ctx context.Context) {
 	t := time.NewTicker(f.cfg.RenewEvery)
 	defer t.Stop()
+	log := f.log()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := f.cfg.Pool.Renew(ctx, c); err != nil && ctx.Err() == nil {
-				log.Warn("lease renewal failed", "err", err)
+		}
+		claims := f.LiveClaims()
+		for i, err := range f.cfg.Pool.RenewAll(ctx, claims) {
+			if err != nil && ctx.Err() == nil {
+				log.Warn("lease renewal failed", "call_id", claims[i].CallID, "agent", claims[i].Ext, "err", err)
 			}
 		}
 	}

@@ -54,7 +54,10 @@ func (p *fakePool) ClaimForQueue(_ context.Context, queue, _, callID, gw string)
 func (p *fakePool) ClaimForQueuePreferring(ctx context.Context, queue, skill, callID, gw, _ string) (routing.Claim, error) {
 	return p.ClaimForQueue(ctx, queue, skill, callID, gw)
 }
-func (p *fakePool) Renew(context.Context, routing.Claim) error    { return nil }
+func (p *fakePool) Renew(context.Context, routing.Claim) error { return nil }
+func (p *fakePool) RenewAll(_ context.Context, c []routing.Claim) []error {
+	return make([]error, len(c))
+}
 func (p *fakePool) Answered(context.Context, routing.Claim) error { return nil }
 func (p *fakePool) Release(_ context.Context, _ routing.Claim, o routing.Outcome) error {
 	p.mu.Lock()

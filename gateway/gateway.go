@@ -41,6 +41,7 @@ type Config struct {
 	MaskCaller   journey.Masker // what the journey (and the caller history) keeps of the caller's number; nil: the number
 	Repeat       RepeatConfig   // the repeat-caller fast track; zero: off
 	GatewayID    string         // written into journeys
+	InbandDTMF   InbandMode     // where DTMF tones are listened for; "" is InbandAuto
 	Logger       *slog.Logger
 }
 
@@ -156,7 +157,7 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 
 	stream := media.NewStream(media.StreamConfig{
 		Conn: conn, Remote: m.Remote, PayloadType: m.PayloadType, Codec: m.Codec,
-		EventPT: m.EventPT, HasEvents: m.HasEvents, Inband: true, Logger: log, SRTP: sec,
+		EventPT: m.EventPT, HasEvents: m.HasEvents, Inband: g.cfg.InbandDTMF.listens(m.HasEvents), Logger: log, SRTP: sec,
 	})
 	stream.SetSending(!m.Hold)
 

@@ -207,12 +207,31 @@ func measurePacer(t *testing.T, n int, d time.Duration) {
 }
 
 // BenchmarkHandlePacket is the receive path's own CPU, without the
-// kernel: a latched peer's audio, with in-band detection on.
+// kernel: a latched peer's audio, with the in-band detector running on a
+// tone (its worst case), on silence (the energy gate skips the filters),
+// and paused (SetInband(false): -inband-dtmf auto on a leg with RFC 4733,
+// or bridged).
 func BenchmarkHandlePacket(b *testing.B) {
-	s, peer, audio, _ := receiveFixture(b)
-	src := addrOf(peer.conn)
-	b.ReportAllocs()
-	for b.Loop() {
-		s.handlePacket(audio, src)
+	silence := make([]byte, FrameSamples)
+	for i := range silence {
+		silence[i] = 0xFF // µ-law zero
+	}
+	for _, bc := range []struct {
+		name    string
+		tone    bool
+		running bool
+	}{{"inband_tone", true, true}, {"inband_silence", false, true}, {"inband_paused", true, false}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s, peer, audio, _ := receiveFixture(b)
+			if !bc.tone {
+				audio = marshal(b, peer, 0, silence)
+			}
+			s.SetInband(bc.running)
+			src := addrOf(peer.conn)
+			b.ReportAllocs()
+			for b.Loop() {
+				s.handlePacket(audio, src)
+			}
+		})
 	}
 }

@@ -117,6 +117,7 @@ type Stream struct {
 	srtp      *SRTP // nil: plain RTP, and the per-packet path is untouched
 
 	lastRecv   atomic.Int64 // unix nanoseconds of the last valid packet
+	inbandOff  atomic.Bool  // SetInband(false): the in-band detector is paused
 	peer       atomic.Pointer[Stream]
 	resetLatch atomic.Bool // SetRemote was called: Run re-reads tx.signalled and latches afresh
 	stats      counters
@@ -151,6 +152,7 @@ type rxState struct {
 	loss      lossState
 	det       dtmf.Detector4733
 	inband    *dtmf.InbandDetector // nil when in-band detection is off
+	inbandWas bool                 // the detector ran on the previous audio packet
 	pcm       [maxPCM]int16
 }
 
@@ -405,7 +407,11 @@ func (s *Stream) handlePacket(b []byte, src netip.AddrPort) {
 		if ev, ok := rx.det.Feed(p.Timestamp, p.Marker, p.Payload); ok {
 			s.deliver(ev)
 		}
-	case isAudio && rx.inband != nil:
+	case isAudio && rx.inband != nil && !s.inbandOff.Load():
+		if !rx.inbandWas {
+			rx.inband.Reset() // a tone from before the pause is not this one
+			rx.inbandWas = true
+		}
 		pcm := g711.Decode(rx.pcm[:], p.Payload[:min(len(p.Payload), maxPCM)], s.law)
 		for len(pcm) > 0 {
 			n := min(len(pcm), FrameSamples)
@@ -415,10 +421,20 @@ func (s *Stream) handlePacket(b []byte, src netip.AddrPort) {
 			pcm = pcm[n:]
 		}
 	}
+	if isAudio && s.inbandOff.Load() {
+		rx.inbandWas = false
+	}
 	if peer := s.peer.Load(); peer != nil {
 		peer.relay(s, p, isEvent)
 	}
 }
+
+// SetInband pauses (false) or resumes (true) the in-band DTMF detector of
+// a stream made with StreamConfig.Inband; it does nothing for one made
+// without. A paused detector costs nothing per packet: while a caller is
+// bridged its tones travel in the audio, and a leg that negotiated RFC 4733
+// needs none (see the gateway's -inband-dtmf).
+func (s *Stream) SetInband(on bool) { s.inbandOff.Store(!on) }
 
 // latch decides whether a valid packet from src is the peer's, and keeps
 // the send address on the peer (symmetric RTP, RFC 4961): we send to where

@@ -310,6 +310,44 @@ func TestEventsInband(t *testing.T) {
 	}
 }
 
+// A paused in-band detector hears no tone; resumed, it hears the next one
+// (and nothing of a tone from before the pause).
+func TestSetInband(t *testing.T) {
+	pt := uint8(g711.PayloadPCMU)
+	s := newStream(t, StreamConfig{Remote: addrOf(listen(t)), PayloadType: pt, Inband: true})
+	run(t, s)
+	peer := newSender(t, s.LocalAddr(), pt)
+	i := 0
+	send := func(frames [][]byte) {
+		for _, f := range frames {
+			peer.send(t, pt, uint32(i*FrameSamples), i == 0, f)
+			i++
+		}
+	}
+	s.SetInband(false)
+	send(dtmfFrames(852, 1209, 80, 60, pt)) // '7' while paused
+	// Half a '5' paused, half resumed: neither half is a press of 40 ms.
+	five := dtmfFrames(770, 1336, 60, 0, pt)
+	send(five[:2])
+	time.Sleep(100 * time.Millisecond) // the reader has taken them, paused
+	s.SetInband(true)
+	send(five[2:])
+	send(dtmfFrames(941, 1477, 80, 60, pt)) // '#' resumed
+	select {
+	case ev := <-s.Events():
+		if ev.Digit != '#' {
+			t.Errorf("Events() = %q, want only '#' (sent after SetInband(true))", ev.Digit)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("no in-band event after SetInband(true)")
+	}
+	select {
+	case ev := <-s.Events():
+		t.Errorf("Events() = extra %q", ev.Digit)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
 func TestEventsFullDropsNotBlocks(t *testing.T) {
 	s := newStream(t, StreamConfig{Remote: addrOf(listen(t)), EventPT: 101, HasEvents: true})
 	n := eventQueue + 5

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Claim is one reservation of an agent for one call. Token tells this claim
@@ -121,6 +123,62 @@ func checkClaimArgs(skill, callID, gatewayID string) error {
 // a restart without persistence) the renewal puts the claim back, on_call.
 func (s *Store) Renew(ctx context.Context, c Claim) error {
 	return s.lease(ctx, "renew lease", "renew", c)
+}
+
+// RenewAll renews many leases in one round trip (a pipeline of the same
+// script Renew runs): a gateway renews the leases of all its calls at once
+// rather than one timer and one request per call. errs[i] is claims[i]'s
+// result, as Renew would return it.
+func (s *Store) RenewAll(ctx context.Context, claims []Claim) (errs []error) {
+	errs = make([]error, len(claims))
+	if len(claims) == 0 {
+		return errs
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
+	defer cancel()
+	args := func(c Claim) []any {
+		return []any{s.prefix, c.Ext, c.Token, s.opts.LeaseTTL.Milliseconds(), "renew", c.CallID, c.GatewayID}
+	}
+	run := func(idx []int, eval bool) []*redis.Cmd {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(idx))
+		for j, i := range idx {
+			if eval {
+				cmds[j] = scriptLease.Eval(ctx, pipe, s.anchor, args(claims[i])...)
+			} else {
+				cmds[j] = scriptLease.EvalSha(ctx, pipe, s.anchor, args(claims[i])...)
+			}
+		}
+		_, _ = pipe.Exec(ctx) // each command keeps its own error
+		return cmds
+	}
+	all := make([]int, len(claims))
+	for i := range all {
+		all[i] = i
+	}
+	cmds := run(all, false)
+	var missing []int // the server does not know the script (restarted, flushed): send it
+	for i, cmd := range cmds {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) > 0 {
+		for j, cmd := range run(missing, true) {
+			cmds[missing[j]] = cmd
+		}
+	}
+	for i, cmd := range cmds {
+		c := claims[i]
+		v, err := cmd.Result()
+		switch {
+		case err != nil:
+			errs[i] = s.fail(ctx, "renew lease "+c.Ext, err)
+		case v != int64(1):
+			errs[i] = fmt.Errorf("renew lease %s call %s: %w", c.Ext, c.CallID, ErrLeaseLost)
+		}
+	}
+	return errs
 }
 
 // Answered moves the agent from ringing to on_call and renews the lease.

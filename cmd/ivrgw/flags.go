@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ivrgw/ivrgw/admin"
+	"github.com/ivrgw/ivrgw/gateway"
 	"github.com/ivrgw/ivrgw/sip"
 	"github.com/ivrgw/ivrgw/sip/registrar"
 	"github.com/ivrgw/ivrgw/sip/sdp"
@@ -58,6 +59,7 @@ type options struct {
 	srtp                       sdp.SRTPMode
 
 	rtpQuarantine time.Duration // how long a released RTP port rests
+	inbandDTMF    gateway.InbandMode
 
 	// the repeat-caller fast track (repeat.go)
 	repeatCalls    int
@@ -114,6 +116,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.repeatWindow, "repeat-window", 30*time.Minute, "how far back -repeat-calls counts; recent calls per number are kept in Redis this long (hashed with -mask-callers)")
 	fs.IntVar(&o.repeatPriority, "repeat-priority", 50, "queue priority of a fast-tracked repeat caller, 0 (normal) to 99")
 	o.callbackFlags(fs)
+	inband := fs.String("inband-dtmf", "auto", "where DTMF tones in callers' audio are listened for: auto (callers that did not negotiate RFC 4733 telephone-events, outside a bridge), always (also phones that negotiate events yet send tones; costs CPU on every packet) or off")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: ivrgw [flags]\n       ivrgw check [flags]\n       ivrgw validate [-agents AGENTS.yaml] MENU.yaml\n       ivrgw graph [-format dot|mermaid] MENU.yaml\n       ivrgw agent add -ext N -name NAME [-skills a,b]\n\nflags (each also read from IVRGW_<NAME>):\n")
 		fs.PrintDefaults()
@@ -219,6 +222,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if err := o.checkCallback(); err != nil {
 		return nil, err
+	}
+	if o.inbandDTMF, err = gateway.ParseInbandMode(*inband); err != nil {
+		return nil, fmt.Errorf("-inband-dtmf: %w", err)
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, fmt.Errorf("-log-format %q: want text or json", o.logFormat)

@@ -150,7 +150,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	fallback := gateway.NewFallback(gateway.FallbackConfig{
 		Pool: store, Dialer: srv, Ports: ports, Pacer: pacer, Prompts: set, BindIP: bind, PublicIP: public,
 		GatewayID: gwID, RingTimeout: o.ringTimeout, RenewEvery: o.leaseTTL / 3, Logger: log,
-		Whisper: o.whisper == "on", Callback: o.callbackConfig(store),
+		Whisper: o.whisper == "on", Callback: o.callbackConfig(store), InbandBridged: o.inbandDTMF == gateway.InbandAlways,
 	})
 	metrics := admin.NewMetrics()
 	sinks, closeSinks, err := journeySinks(o, store, metrics, log)
@@ -166,7 +166,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 		PublicIP: public, BindIP: bind, Ports: ports, Pacer: pacer,
 		Menus: menus, Prompts: set, Router: fallback, Agents: store,
 		NoRTPTimeout: o.noRTPTimeout, Logger: log,
-		Journeys: sinks.sinks, MaskCaller: mask, GatewayID: gwID,
+		Journeys: sinks.sinks, MaskCaller: mask, GatewayID: gwID, InbandDTMF: o.inbandDTMF,
 		Repeat: gateway.RepeatConfig{History: store, Calls: o.repeatCalls, Window: o.repeatWindow, Priority: o.repeatPriority},
 	})
 	if err != nil {
@@ -194,6 +194,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	go store.RunSweeper(ctx, time.Second)
 	go gateway.ReapOrphans(ctx, store, srv, gwID, time.Second, log)
 	go bindings.Run(ctx, time.Second, fallback.LiveClaims, log)
+	go fallback.RunRenewals(ctx)
 	// Callback calls end before the SIP server does, so their BYEs go out.
 	cbCtx, cbCancel := context.WithCancel(ctx)
 	cbDone := make(chan struct{})
