@@ -286,19 +286,10 @@ func (f *Fallback) serveCallback(ctx context.Context, g *group, due routing.Call
 		FromUser: cb.Number, Headers: pop.headers(), HeaderOrder: callbackPopOrder, RingTimeout: f.cfg.RingTimeout,
 	}, 0, log)
 	if err != nil {
-		var se *sip.StatusError
-		switch {
-		case ctx.Err() != nil:
+		if ctx.Err() != nil {
 			release(routing.Abandoned)
-		case errors.Is(err, sip.ErrNoAnswer):
-			log.Info("agent did not answer the callback")
-			release(routing.Missed)
-		case errors.As(err, &se):
-			log.Info("agent declined the callback", "status", se.Code)
-			release(routing.Declined)
-		default:
-			log.Warn("dialling agent for a callback failed", "err", err)
-			release(routing.Failed)
+		} else {
+			release(f.notAnswered(err, log))
 		}
 		requeue()
 		return
@@ -318,7 +309,12 @@ func (f *Fallback) serveCallback(ctx context.Context, g *group, due routing.Call
 	}
 	f.whisper(legCtx, nil, agent, lang, names, log)
 	if isDone(agent.out.Done()) || ctx.Err() != nil {
-		log.Info("agent hung up before the customer was called; callback back at the head")
+		if !isDone(agent.out.Done()) { // this gateway is stopping
+			hctx, hcancel := bg()
+			_ = agent.out.Hangup(hctx)
+			hcancel()
+		}
+		log.Info("customer not called: the agent hung up or the gateway is stopping; callback back at the head")
 		release(routing.Abandoned)
 		requeue()
 		return

@@ -386,7 +386,6 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 		RingTimeout: f.cfg.RingTimeout,
 	}, callerLaw, log)
 	if err != nil {
-		var se *sip.StatusError
 		switch {
 		case ctx.Err() != nil:
 			log.Info("caller hung up while the agent's phone rang")
@@ -395,16 +394,8 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 		case errors.Is(err, errLegPort):
 			release(routing.Failed)
 			return true, f.unavailable(ctx, leg, t, err)
-		case errors.Is(err, sip.ErrNoAnswer):
-			log.Info("agent did not answer", "ring_timeout", f.cfg.RingTimeout.String())
-			release(routing.Missed)
-		case errors.As(err, &se):
-			log.Info("agent declined", "status", se.Code)
-			release(routing.Declined)
-		default:
-			log.Warn("dialling agent failed", "err", err)
-			release(routing.Failed)
 		}
+		release(f.notAnswered(err, log))
 		return false, nil
 	}
 	defer al.close()
@@ -447,6 +438,22 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	release(routing.Completed)
 	_ = f.cfg.Pool.RecordHandleTime(hctx, queue, time.Since(answered))
 	return true, nil
+}
+
+// notAnswered logs why an agent's leg did not come up, and returns the
+// outcome the agent is released with.
+func (f *Fallback) notAnswered(err error, log *slog.Logger) routing.Outcome {
+	var se *sip.StatusError
+	switch {
+	case errors.Is(err, sip.ErrNoAnswer):
+		log.Info("agent did not answer", "ring_timeout", f.cfg.RingTimeout.String())
+		return routing.Missed
+	case errors.As(err, &se):
+		log.Info("agent declined", "status", se.Code)
+		return routing.Declined
+	}
+	log.Warn("dialling agent failed", "err", err)
+	return routing.Failed
 }
 
 // bridgeDigits passes key presses across the bridge, both ways, until the
