@@ -69,7 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.target, "target", "127.0.0.1:5060", "gateway SIP address (loopback only)")
 	fs.StringVar(&o.transport, "transport", "udp", "udp or tcp")
-	fs.IntVar(&o.calls, "calls", 100, "number of concurrent calls")
+	fs.IntVar(&o.calls, "calls", 100, "number of calls (concurrent when -duration outlasts the ramp; up to 100,000)")
 	fs.Float64Var(&o.ramp, "ramp", 50, "calls started per second")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long each call stays up")
 	fs.IntVar(&o.pid, "pid", 0, "gateway process id, to report its CPU use (Linux /proc)")
@@ -86,8 +86,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.transport != "udp" && o.transport != "tcp" {
 		errs = append(errs, fmt.Errorf("-transport %q: want udp or tcp", o.transport))
 	}
-	if o.calls < 1 || o.calls > 10000 {
-		errs = append(errs, fmt.Errorf("-calls %d: want 1..10000", o.calls))
+	if o.calls < 1 || o.calls > 100000 {
+		errs = append(errs, fmt.Errorf("-calls %d: want 1..100000", o.calls))
 	}
 	if o.ramp <= 0 {
 		errs = append(errs, fmt.Errorf("-ramp %v: want > 0", o.ramp))
@@ -125,7 +125,8 @@ func checkTarget(target string) error {
 // callResult is one call's outcome.
 type callResult struct {
 	err        error
-	endedEarly bool // the gateway hung up before -duration
+	endedEarly bool          // the gateway hung up before -duration
+	setup      time.Duration // from dialling (INVITE) to the 200, ACKed
 	stats      testphone.Pacing
 }
 
@@ -186,6 +187,7 @@ type summary struct {
 func placeCall(ctx context.Context, o options, i int, log *slog.Logger) callResult {
 	dctx, cancel := context.WithTimeout(ctx, o.dialTimeout)
 	defer cancel()
+	t0 := time.Now()
 	call, err := testphone.Dial(dctx, testphone.Config{
 		Target: o.target, Transport: o.transport, From: fmt.Sprintf("load%05d", i), To: o.to,
 		DiscardAudio: true, Logger: log,
@@ -194,7 +196,7 @@ func placeCall(ctx context.Context, o options, i int, log *slog.Logger) callResu
 		return callResult{err: err}
 	}
 	defer call.Close()
-	var res callResult
+	res := callResult{setup: time.Since(t0)}
 	select {
 	case <-time.After(o.duration):
 	case <-call.Done():
@@ -213,7 +215,7 @@ func placeCall(ctx context.Context, o options, i int, log *slog.Logger) callResu
 func report(out io.Writer, results []callResult) summary {
 	var answered, early int
 	failures := map[string]int{}
-	var all, gaps []time.Duration
+	var all, gaps, setups []time.Duration
 	var received, expected int
 	for _, r := range results {
 		if r.err != nil {
@@ -221,6 +223,7 @@ func report(out io.Writer, results []callResult) summary {
 			continue
 		}
 		answered++
+		setups = append(setups, r.setup)
 		if r.endedEarly {
 			early++
 		}
@@ -242,6 +245,11 @@ func report(out io.Writer, results []callResult) summary {
 			fmt.Fprintf(&b, " %s x%d;", k, failures[k])
 		}
 		fmt.Fprintf(out, "failures:%s\n", b.String())
+	}
+	if len(setups) > 0 {
+		slices.Sort(setups)
+		fmt.Fprintf(out, "set-up (INVITE to 200, with the ACK): p50 %s, p99 %s, max %s\n",
+			ms(testphone.Percentile(setups, 50)), ms(testphone.Percentile(setups, 99)), ms(setups[len(setups)-1]))
 	}
 	lost := expected - received
 	sum := summary{answered: answered, early: early, lost: max(lost, 0), received: received}

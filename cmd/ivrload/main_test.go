@@ -57,7 +57,7 @@ func TestRunAgainstFake(t *testing.T) {
 		fake fakeuas.Config
 		want []string
 	}{
-		{"answered", fakeuas.Config{}, []string{"attempted 4, answered 4, failed 0", "lost 0 (0.000%)", "lateness: p50"}},
+		{"answered", fakeuas.Config{}, []string{"attempted 4, answered 4, failed 0", "set-up (INVITE to 200, with the ACK): p50 ", "lost 0 (0.000%)", "lateness: p50"}},
 		{"busy", fakeuas.Config{Reject: 486}, []string{"attempted 4, answered 0, failed 4", "failures: 486 x4;", "no audio received"}},
 	}
 	for _, tt := range tests {
