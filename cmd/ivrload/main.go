@@ -132,6 +132,8 @@ type callResult struct {
 
 func run(ctx context.Context, o options, out io.Writer, log *slog.Logger) error {
 	cpu0, cpuErr := readCPU(o.pid)
+	rss0, _ := readRSS(o.pid)
+	peak := watchRSS(ctx, o.pid)
 	start := time.Now()
 	results := make([]callResult, o.calls)
 	var wg sync.WaitGroup
@@ -158,6 +160,7 @@ ramp:
 	wg.Wait()
 	wall := time.Since(start)
 	cpu1, _ := readCPU(o.pid)
+	rssPeak := peak()
 
 	fmt.Fprintf(out, "ivrload: target %s/%s, %d calls, ramp %.0f/s, duration %v\n", o.target, o.transport, o.calls, o.ramp, o.duration)
 	sum := report(out, results[:started])
@@ -168,6 +171,10 @@ ramp:
 			used := cpu1 - cpu0
 			fmt.Fprintf(out, "gateway cpu (pid %d): %.2f s over %.1f s wall = %.1f%% of one core\n",
 				o.pid, used.Seconds(), wall.Seconds(), 100*used.Seconds()/wall.Seconds())
+		}
+		if rss0 > 0 && rssPeak > 0 {
+			fmt.Fprintf(out, "gateway rss (pid %d): %.1f MiB before, %.1f MiB at the peak, %.1f KiB more per call started\n",
+				o.pid, float64(rss0)/(1<<20), float64(rssPeak)/(1<<20), float64(rssPeak-rss0)/1024/float64(max(started, 1)))
 		}
 	}
 	if o.strict {
@@ -287,6 +294,65 @@ func failureKind(err error) string {
 		s = s[:60]
 	}
 	return strconv.Quote(s)
+}
+
+// readRSS returns the resident set size of pid in bytes (VmRSS in
+// /proc/PID/status, proc(5)); 0 and no error when pid is 0.
+func readRSS(pid int) (int64, error) {
+	if pid <= 0 {
+		return 0, nil
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read rss of pid %d: %w", pid, err)
+	}
+	return parseRSS(string(b))
+}
+
+func parseRSS(status string) (int64, error) {
+	for _, line := range strings.Split(status, "\n") {
+		rest, ok := strings.CutPrefix(line, "VmRSS:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("parse /proc status: VmRSS %q", rest)
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parse /proc status: VmRSS %q: %w", rest, err)
+		}
+		return kb * 1024, nil
+	}
+	return 0, errors.New("parse /proc status: no VmRSS")
+}
+
+// watchRSS samples pid's RSS every 200 ms until the returned function is
+// called, which returns the largest sample (0 without a pid).
+func watchRSS(ctx context.Context, pid int) func() int64 {
+	if pid <= 0 {
+		return func() int64 { return 0 }
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan int64, 1)
+	go func() {
+		var peak int64
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if n, err := readRSS(pid); err == nil {
+				peak = max(peak, n)
+			}
+			select {
+			case <-ctx.Done():
+				done <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 { cancel(); return <-done }
 }
 
 // clockTick is USER_HZ, the unit of /proc/PID/stat times; 100 on every

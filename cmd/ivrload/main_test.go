@@ -80,7 +80,7 @@ func TestRunAgainstFake(t *testing.T) {
 					t.Errorf("run() report =\n%s\nwant it to contain %q", out.String(), w)
 				}
 			}
-			if !regexp.MustCompile(`gateway cpu \(pid \d+\): [0-9.]+ s`).MatchString(out.String()) {
+			if !regexp.MustCompile(`gateway cpu \(pid \d+\): [0-9.]+ s(.|\n)*gateway rss \(pid \d+\): [0-9.]+ MiB before`).MatchString(out.String()) {
 				t.Errorf("run() report =\n%s\nwant a cpu line", out.String())
 			}
 			t.Logf("report:\n%s", out.String())
@@ -114,5 +114,17 @@ func TestRunStrict(t *testing.T) {
 				t.Errorf("run -strict with failed calls = %v, want errNotClean\n%s", err, out.String())
 			}
 		})
+	}
+}
+
+func TestParseRSS(t *testing.T) {
+	got, err := parseRSS("Name:\tivrgw\nVmPeak:\t  900000 kB\nVmRSS:\t   51234 kB\nThreads:\t9\n")
+	if err != nil || got != 51234*1024 {
+		t.Errorf("parseRSS = %d, %v, want %d", got, err, 51234*1024)
+	}
+	for _, bad := range []string{"", "VmRSS:\t12 MB\n", "VmRSS:\tx kB\n"} {
+		if _, err := parseRSS(bad); err == nil {
+			t.Errorf("parseRSS(%q) accepted", bad)
+		}
 	}
 }
