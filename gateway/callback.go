@@ -204,7 +204,7 @@ func (f *Fallback) RunCallbacks(ctx context.Context, paused func() bool) {
 				}
 			}
 		}
-		due, err := cfg.Store.DueCallbacks(ctx, 20)
+		due, err := cfg.Store.DueCallbacks(ctx, 100)
 		if err != nil {
 			continue // the store's own logs say it is down
 		}

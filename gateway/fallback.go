@@ -403,6 +403,9 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	out, agent := al.out, al.stream
 	answered := time.Now()
 	leg.note(journey.Step{Kind: journey.StepAnswered, Agent: claim.Ext, Queue: queue})
+	if err := f.cfg.Pool.Answered(ctx, claim); err != nil { // on_call from the answer, whisper included
+		log.Warn("mark agent on call failed", "err", err)
+	}
 	if f.cfg.Whisper {
 		lang, names := f.summary(leg.Menu, pop, waited)
 		f.whisper(legCtx, leg.Note, al, lang, names, log)
@@ -414,9 +417,6 @@ func (f *Fallback) ring(ctx context.Context, leg *Leg, claim routing.Claim, queu
 	}
 	log.Info("caller bridged to agent", "agent_codec", codecName(agent.Codec()), "caller_codec", codecName(callerLaw), "agent_srtp", out.Media().SRTP != nil,
 		"answer_to_bridge_us", time.Since(answered).Microseconds())
-	if err := f.cfg.Pool.Answered(ctx, claim); err != nil {
-		log.Warn("mark agent on call failed", "err", err)
-	}
 	f.saveBridge(ctx, leg.Call.Dialog(), out, claim, log)
 	leg.answered(claim.Ext)
 	stopDigits := f.bridgeDigits(legCtx, leg, agent, out, log)

@@ -14,8 +14,12 @@ import (
 // caller, built from prompt clips of the menu's default language (the
 // agents' language):
 //
-//	"Callback." (a callback)  "Caller from" + topic_<menu>  "Speaks" lang_<caller's>
-//	"Repeat caller."  "Had trouble with the menu."  "Waited" N "minutes"
+//	callback_agent                  "Callback. Calling the customer now." (callbacks)
+//	whisper_caller, topic_<menu>    "Caller from" "Billing."
+//	lang_<caller's language>        "Speaks Spanish."
+//	whisper_repeat                  "Repeat caller."
+//	whisper_struggled               "Had trouble with the menu."
+//	whisper_waited, num_N, minutes  "Waited" "three" "minutes" (N up to 20)
 //
 // Each part is said only when it applies and its clips exist: an operator
 // names a menu for agents by adding topic_<menu id> to the prompts. The
@@ -65,14 +69,8 @@ func (f *Fallback) summary(menu *ivr.Config, pop screenPop, waited time.Duration
 	return lang, kept
 }
 
-func lastMenu(path string) string {
-	for i := len(path) - 1; i >= 0; i-- {
-		if path[i] == '>' {
-			return path[i+1:]
-		}
-	}
-	return path
-}
+// lastMenu is the menu the caller was in: the last of "main>billing".
+func lastMenu(path string) string { return path[strings.LastIndexByte(path, '>')+1:] }
 
 // whisper plays the summary to the agent on the dialed leg, paced, and
 // returns when it is over, the agent pressed a key, or either side hung up.
