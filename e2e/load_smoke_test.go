@@ -11,33 +11,42 @@ import (
 )
 
 // TestLoadSmoke: ivrload places 50 menu calls on the production build for
-// 10 s each; every call must be answered, stay up, and receive its menu
+// 10 s each, once per RTP mode; every call must be answered, stay up, and receive its menu
 // with no RTP packet lost. Timings are reported, never judged: figures are
 // docs/performance.md's business, measured on a quiet machine.
 func TestLoadSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load smoke test skipped in -short mode")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	load := filepath.Join(t.TempDir(), "ivrload")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", load, "../cmd/ivrload").CombinedOutput(); err != nil {
 		t.Fatalf("build ivrload: %v\n%s", err, out)
 	}
 	// One source places every call: the per-source INVITE limit is for
-	// callers, not for a trunk or a load tool.
-	g := startBinary(t, plainBinary, "-sip-limit-invite", "off", "-log-level", "warn", "-rtp-ports", rtpRangeN(t, 200))
-	cmd := exec.CommandContext(ctx, load, "-target", g.SIP, "-calls", "50", "-ramp", "25", "-duration", "10s",
-		"-pid", strconv.Itoa(g.cmd.Process.Pid), "-strict")
-	out, err := cmd.CombinedOutput()
-	t.Logf("ivrload:\n%s", out)
-	if err != nil {
-		t.Fatalf("ivrload -strict: %v", err)
-	}
-	if !regexp.MustCompile(`calls: attempted 50, answered 50, failed 0, ended early by the gateway 0`).Match(out) {
-		t.Errorf("ivrload did not report 50 clean calls")
-	}
-	if !regexp.MustCompile(`lost 0 \(`).Match(out) {
-		t.Errorf("ivrload reports lost packets")
+	// callers, not for a trunk or a load tool. Both RTP modes: a port per
+	// leg, and the shared sockets of -rtp-shared.
+	for _, mode := range []struct {
+		name  string
+		flags []string
+	}{{"ports", nil}, {"shared", []string{"-rtp-shared", "2"}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			args := append([]string{"-sip-limit-invite", "off", "-log-level", "warn", "-rtp-ports", rtpRangeN(t, 200)}, mode.flags...)
+			g := startBinary(t, plainBinary, args...)
+			cmd := exec.CommandContext(ctx, load, "-target", g.SIP, "-calls", "50", "-ramp", "25", "-duration", "10s",
+				"-pid", strconv.Itoa(g.cmd.Process.Pid), "-strict")
+			out, err := cmd.CombinedOutput()
+			t.Logf("ivrload:\n%s", out)
+			if err != nil {
+				t.Fatalf("ivrload -strict: %v", err)
+			}
+			if !regexp.MustCompile(`calls: attempted 50, answered 50, failed 0, ended early by the gateway 0`).Match(out) {
+				t.Errorf("ivrload did not report 50 clean calls")
+			}
+			if !regexp.MustCompile(`lost 0 \(`).Match(out) {
+				t.Errorf("ivrload reports lost packets")
+			}
+		})
 	}
 }

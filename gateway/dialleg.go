@@ -17,7 +17,7 @@ import (
 type dialedLeg struct {
 	out    *sip.Outbound
 	stream *media.Stream
-	close  func() // closes the leg's socket, waits for its reader, frees its port
+	close  func() // stops the leg's media, waits for its reader, frees its port
 }
 
 // errLegPort: no RTP port could be had for the leg; nothing was sent.
@@ -32,19 +32,15 @@ var errLegMedia = errors.New("answered leg has unusable media")
 // first (the other G.711 law follows), so a bridge to a leg of that law
 // needs no transcoding. DialAgent's errors are returned as they are.
 func (f *Fallback) dial(ctx context.Context, run func(string, func() error), r sip.DialRequest, law uint8, log *slog.Logger) (*dialedLeg, error) {
-	conn, port, err := f.cfg.Ports.Listen(f.cfg.BindIP)
+	sock, err := openRTP(f.cfg.Ports, f.cfg.Shared, f.cfg.BindIP, r.ContactAtSource())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errLegPort, err)
 	}
-	free := func() {
-		_ = conn.Close()
-		f.cfg.Ports.Release(port)
-	}
-	r.Local = sdp.Local{Addr: f.cfg.PublicIP, Port: port, Codecs: []uint8{law, 8 - law},
+	r.Local = sdp.Local{Addr: f.cfg.PublicIP, Port: sock.port, Codecs: []uint8{law, 8 - law},
 		SessionID: uint64(time.Now().UnixNano()), Version: 1}
 	out, err := f.cfg.Dialer.DialAgent(ctx, r)
 	if err != nil {
-		free()
+		sock.free()
 		return nil, err
 	}
 	m := out.Media()
@@ -53,20 +49,21 @@ func (f *Fallback) dial(ctx context.Context, run func(string, func() error), r s
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = out.Hangup(hctx)
-		free()
+		sock.free()
 		return nil, fmt.Errorf("%w: srtp: %w", errLegMedia, err)
 	}
-	s := media.NewStream(media.StreamConfig{Conn: conn, Remote: m.Remote, PayloadType: m.PayloadType, Codec: m.Codec,
+	s := media.NewStream(media.StreamConfig{Conn: sock.conn, Mux: sock.mux, Remote: m.Remote, PayloadType: m.PayloadType, Codec: m.Codec,
 		EventPT: m.EventPT, HasEvents: m.HasEvents, Logger: log, SRTP: sec})
+	lctx, stop := context.WithCancel(ctx)
 	ran := make(chan struct{})
 	run("dialed leg rtp", func() error {
 		defer close(ran)
-		_ = s.Run(ctx)
+		_ = s.Run(lctx)
 		return nil
 	})
 	return &dialedLeg{out: out, stream: s, close: func() {
-		_ = conn.Close() // wakes the reader, whose Run then ends
+		stop()      // ends Run on a shared socket
+		sock.free() // closes a socket of its own, which wakes its reader
 		<-ran
-		f.cfg.Ports.Release(port)
 	}}, nil
 }

@@ -62,6 +62,7 @@ type FallbackConfig struct {
 	Pool          AgentPool
 	Dialer        AgentDialer
 	Ports         *media.PortPool
+	Shared        []*media.Mux // -rtp-shared: sockets the legs of phones not behind a NAT share; none: a port each
 	Pacer         *media.Pacer // sends what the gateway plays on legs it dials (whisper, callbacks)
 	Prompts       *prompts.Set
 	BindIP        netip.Addr

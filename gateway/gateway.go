@@ -30,6 +30,7 @@ type Config struct {
 	PublicIP     netip.Addr // written into SDP
 	BindIP       netip.Addr // where RTP sockets are bound
 	Ports        *media.PortPool
+	Shared       []*media.Mux // -rtp-shared: sockets callers share when their SDP names their own address; none: a port each
 	Pacer        *media.Pacer
 	Menus        MenuSource
 	Prompts      *prompts.Set
@@ -128,14 +129,15 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 		// lookup's round trip is never heard as silence.
 		rep = g.recordCall(ctx, c, log)
 	}
-	conn, port, err := g.cfg.Ports.Listen(g.cfg.BindIP)
+	offer, _ := c.Offer()
+	sock, err := openRTP(g.cfg.Ports, g.cfg.Shared, g.cfg.BindIP, sameHost(offer, c.Source().Addr()))
 	if err != nil {
 		log.Error("no rtp port", "err", err)
 		_ = c.Reject(503, "Service Unavailable")
 		return "no_rtp_port"
 	}
-	defer g.cfg.Ports.Release(port)
-	defer conn.Close()
+	defer sock.free()
+	port := sock.port
 
 	local := sdp.Local{Addr: g.cfg.PublicIP, Port: port, Codecs: []uint8{0, 8}, SessionID: uint64(time.Now().UnixNano()), Version: 1}
 	m, err := c.Answer(ctx, local)
@@ -145,7 +147,7 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 	}
 	sum.codec = codecName(m.Codec)
 	sum.tr.rec.Answered()
-	log.Info("call answered", "codec", sum.codec, "remote_rtp", m.Remote.String(), "event_pt", m.EventPT, "rtp_port", port, "srtp", m.SRTP != nil)
+	log.Info("call answered", "codec", sum.codec, "remote_rtp", m.Remote.String(), "event_pt", m.EventPT, "rtp_port", port, "rtp_shared", sock.mux != nil, "srtp", m.SRTP != nil)
 	sec, err := srtpFor(m)
 	if err != nil {
 		log.Error("srtp setup failed", "err", err)
@@ -156,7 +158,7 @@ func (g *Gateway) run(ctx context.Context, c *sip.Call, log *slog.Logger, sum *s
 	}
 
 	stream := media.NewStream(media.StreamConfig{
-		Conn: conn, Remote: m.Remote, PayloadType: m.PayloadType, Codec: m.Codec,
+		Conn: sock.conn, Mux: sock.mux, Remote: m.Remote, PayloadType: m.PayloadType, Codec: m.Codec,
 		EventPT: m.EventPT, HasEvents: m.HasEvents, Inband: g.cfg.InbandDTMF.listens(m.HasEvents), Logger: log, SRTP: sec,
 	})
 	stream.SetSending(!m.Hold)

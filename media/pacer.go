@@ -4,7 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,7 +44,10 @@ type Pacer struct {
 	workers []*worker
 	wg      sync.WaitGroup
 
-	mu sync.Mutex // serialises Add and Remove
+	mu sync.Mutex // serialises Add, Remove and AttachMux
+
+	muxes  atomic.Pointer[[]*Mux] // every attached Mux; copy on write
+	polled atomic.Int32           // streams attached to any Mux (Mux.attach)
 }
 
 // paceState is a stream's place in the pacer; guarded by the worker's mu
@@ -54,8 +59,9 @@ type paceState struct {
 }
 
 type worker struct {
-	p    *Pacer
-	kick chan struct{}
+	p     *Pacer
+	kick  chan struct{}
+	muxes atomic.Pointer[[]*Mux] // the shared sockets this worker drains
 
 	mu       sync.Mutex
 	slots    [slotsPerPeriod][]*Stream
@@ -124,6 +130,11 @@ func (p *Pacer) Add(s *Stream) {
 			w = c
 		}
 	}
+	if s.mux != nil && s.mux.owner != nil {
+		// The worker that reads the stream's socket sends for it too: its
+		// receive and its ticks never run at once.
+		w = s.mux.owner
+	}
 	w.mu.Lock()
 	slot := 0
 	for i := range w.slots {
@@ -171,6 +182,46 @@ func (p *Pacer) Remove(s *Stream) {
 	w.mu.Unlock()
 }
 
+// AttachMux gives m to the worker with the fewest shared sockets: from
+// then on that worker drains m's receive side every millisecond while
+// any stream is paced on a Mux, and every worker flushes m's queued sends
+// after each round. Attach every Mux before streams use it.
+func (p *Pacer) AttachMux(m *Mux) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w := p.workers[0]
+	for _, c := range p.workers[1:] {
+		if len(c.muxList()) < len(w.muxList()) {
+			w = c
+		}
+	}
+	m.owner = w
+	wl := append(slices.Clone(w.muxList()), m)
+	w.muxes.Store(&wl)
+	var all []*Mux
+	if l := p.muxes.Load(); l != nil {
+		all = slices.Clone(*l)
+	}
+	all = append(all, m)
+	p.muxes.Store(&all)
+}
+
+func (w *worker) muxList() []*Mux {
+	if l := w.muxes.Load(); l != nil {
+		return *l
+	}
+	return nil
+}
+
+// flush sends every Mux's queued packets (see AttachMux).
+func (p *Pacer) flush() {
+	if l := p.muxes.Load(); l != nil {
+		for _, m := range *l {
+			m.flush()
+		}
+	}
+}
+
 // Len is the number of streams being paced.
 func (p *Pacer) Len() int {
 	n := 0
@@ -190,10 +241,24 @@ func (w *worker) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for ctx.Err() == nil {
+		polling := w.p.polled.Load() > 0
+		if polling {
+			for _, m := range w.muxList() {
+				m.drain()
+			}
+		}
 		next := w.sendDue()
+		if polling {
+			w.p.flush()
+		}
 		wait := time.Hour // idle: Add kicks us
 		if next >= 0 {
 			wait = next - w.p.now() - earlySend
+		}
+		if polling {
+			// Drain the shared sockets each slot: received packets wait
+			// at most about a millisecond, and one recvmmsg takes them all.
+			wait = min(wait, slotWidth)
 		}
 		if wait <= 0 {
 			continue

@@ -48,7 +48,11 @@ const (
 
 // StreamConfig describes one call leg's media as negotiated by SDP.
 type StreamConfig struct {
-	Conn   *net.UDPConn   // bound by PortPool.Listen; the stream never closes it
+	Conn *net.UDPConn // bound by PortPool.Listen; the stream never closes it
+	// Mux, instead of Conn, is a socket shared with other streams (see
+	// Mux): Run then only attaches the stream to it until ctx ends, and
+	// the Pacer worker the Mux belongs to reads and sends for it.
+	Mux    *Mux
 	Remote netip.AddrPort // where SDP says to send; replaced by the latched source
 	// PayloadType is the audio's RTP payload type on the wire: 0 (PCMU),
 	// 8 (PCMA), or a dynamic number the SDP mapped to one of them (RFC
@@ -106,9 +110,11 @@ type counters struct {
 // Stream is the RTP of one call leg: Run reads, the Pacer (or a bridge
 // peer's relay) sends.
 type Stream struct {
-	conn      *net.UDPConn
-	pt        uint8 // audio payload type on the wire
-	law       uint8 // its G.711 law: g711.PayloadPCMU or g711.PayloadPCMA
+	conn      *net.UDPConn // nil when mux is set
+	mux       *Mux
+	mx        muxKeys // guarded by mux.mu
+	pt        uint8   // audio payload type on the wire
+	law       uint8   // its G.711 law: g711.PayloadPCMU or g711.PayloadPCMA
 	eventPT   uint8
 	hasEvents bool
 	log       *slog.Logger
@@ -139,7 +145,7 @@ type Stream struct {
 }
 
 type rxState struct {
-	buf       [maxPacket]byte
+	buf       *[maxPacket]byte // Run's read buffer; a Mux reads into its own
 	pkt       rtp.Packet
 	latched   netip.AddrPort // the one source whose packets count; invalid until the first
 	signalled netip.AddrPort // the SDP address, as of the last SetRemote
@@ -206,6 +212,7 @@ func NewStream(cfg StreamConfig) *Stream {
 	}
 	s := &Stream{
 		conn:      cfg.Conn,
+		mux:       cfg.Mux,
 		pt:        cfg.PayloadType,
 		law:       g711.PayloadPCMU,
 		eventPT:   cfg.EventPT,
@@ -225,6 +232,9 @@ func NewStream(cfg StreamConfig) *Stream {
 	}
 	if s.pt != g711.PayloadPCMA && s.pt < dynamicPT {
 		s.pt = g711.PayloadPCMU // anything else static is not ours to send
+	}
+	if cfg.Mux == nil {
+		s.rx.buf = new([maxPacket]byte)
 	}
 	if cfg.Inband {
 		s.rx.inband = dtmf.NewInband()
@@ -266,7 +276,17 @@ func (s *Stream) HasEvents() bool { return s.hasEvents }
 
 // LocalAddr is the address the stream receives on.
 func (s *Stream) LocalAddr() netip.AddrPort {
+	if s.mux != nil {
+		return s.mux.LocalAddr()
+	}
 	return s.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// signalledRemote is the address signalling last gave.
+func (s *Stream) signalledRemote() netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tx.signalled
 }
 
 // Events delivers the digits found in received RTP (RFC 4733 and in-band).
@@ -301,6 +321,9 @@ func (s *Stream) SetRemote(ap netip.AddrPort) {
 	s.tx.latched, s.tx.unlatchedLeft = false, s.unlatchedBudget
 	s.mu.Unlock()
 	s.resetLatch.Store(true)
+	if s.mux != nil {
+		s.mux.resignal(s, ap)
+	}
 }
 
 // SetSending turns sending on or off. Off is hold: the peer's offer was
@@ -337,6 +360,12 @@ var aLongTimeAgo = time.Unix(1, 0)
 // nil; it returns an error only if reading fails otherwise. Run does not
 // close the socket.
 func (s *Stream) Run(ctx context.Context) error {
+	if s.mux != nil {
+		s.mux.attach(s)
+		defer s.mux.detach(s)
+		<-ctx.Done()
+		return nil
+	}
 	if err := s.conn.SetReadDeadline(time.Time{}); err != nil {
 		return fmt.Errorf("clear rtp read deadline: %w", err)
 	}
@@ -395,6 +424,9 @@ func (s *Stream) handlePacket(b []byte, src netip.AddrPort) {
 		// A new source: its timestamps and tones have nothing to do with
 		// the old one's (RFC 3550 §8.2).
 		rx.ssrc, rx.haveSSRC = p.SSRC, true
+		if s.mux != nil {
+			s.mux.source(s, p.SSRC)
+		}
 		rx.loss.restart(p.SequenceNumber)
 		rx.det.Reset()
 		if rx.inband != nil {
@@ -505,6 +537,9 @@ func (s *Stream) moveLatch(src netip.AddrPort) {
 	changed := s.tx.remote != src
 	s.tx.remote, s.tx.latched = src, true
 	s.mu.Unlock()
+	if s.mux != nil {
+		s.mux.latched(s, src)
+	}
 	if changed {
 		s.stats.relatches.Add(1)
 		s.log.Debug("rtp source latched", "remote", src)
@@ -606,7 +641,14 @@ func (s *Stream) writePacket(pt uint8, ts uint32, marker bool, payload []byte) b
 		}
 		n = len(out)
 	}
-	if _, err := s.conn.WriteToUDPAddrPort(out, tx.remote); err != nil {
+	if s.mux != nil {
+		// Queued for the pacer's next sendmmsg, within a millisecond;
+		// what the kernel refuses is counted on the Mux.
+		if !s.mux.enqueue(out, tx.remote) {
+			s.stats.sendErrors.Add(1)
+			return true
+		}
+	} else if _, err := s.conn.WriteToUDPAddrPort(out, tx.remote); err != nil {
 		// Counted, not logged: a peer that went away (ICMP unreachable)
 		// would otherwise log fifty lines a second.
 		s.stats.sendErrors.Add(1)

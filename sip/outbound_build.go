@@ -185,6 +185,19 @@ func (o *Outbound) cancelRequest() *sip.Request {
 	return req
 }
 
+// ContactAtSource reports whether the phone registered from the host its
+// Contact names: it is not behind a NAT, so the SDP it answers with will
+// name the address it sends from (the gateway's shared RTP sockets rely on
+// that). A Contact that names a host name, or cannot be read, is false.
+func (r DialRequest) ContactAtSource() bool {
+	u, err := parseContact(r.Contact)
+	if err != nil || !r.Source.IsValid() {
+		return false
+	}
+	a, err := netip.ParseAddr(strings.Trim(u.Host, "[]"))
+	return err == nil && a.Unmap() == r.Source.Addr().Unmap()
+}
+
 // parseContact reads a registered contact, bare or in angle brackets.
 func parseContact(s string) (sip.Uri, error) {
 	var u sip.Uri

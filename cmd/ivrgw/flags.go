@@ -59,6 +59,7 @@ type options struct {
 	srtp                       sdp.SRTPMode
 
 	rtpQuarantine time.Duration // how long a released RTP port rests
+	rtpShared     int           // shared RTP sockets, on the first even ports of the range; 0: a port per leg
 	inbandDTMF    gateway.InbandMode
 
 	// the repeat-caller fast track (repeat.go)
@@ -78,6 +79,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.sip, "sip", "0.0.0.0:5060", "SIP listen address, UDP and TCP")
 	fs.StringVar(&o.rtpPorts, "rtp-ports", "10000-20000", "RTP port range MIN-MAX")
 	fs.DurationVar(&o.rtpQuarantine, "rtp-quarantine", 3*time.Second, "keep a released RTP port unused this long (late packets of an old call are dropped anyway: a stream takes RTP only from its latched source)")
+	fs.IntVar(&o.rtpShared, "rtp-shared", 0, "RTP sockets shared by all legs whose SDP names the address they signal from (read and written in batches by the pacer; docs/design.md), bound on the first even ports of -rtp-ports; legs of phones behind a NAT still get a port each. 0: a port per leg")
 	fs.StringVar(&o.publicIP, "public-ip", "", "address written into SDP and Contact (default: the -sip host, or this host's first non-loopback IPv4 when that is 0.0.0.0)")
 	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "HTTP listen address for /healthz, /readyz, /metrics and /agents; off loopback it needs -admin-token")
 	fs.StringVar(&o.adminToken, "admin-token", "", "bearer token for the HTTP API (required when -http is not on loopback); prefer IVRGW_ADMIN_TOKEN over the flag, which ps shows")
@@ -157,6 +159,14 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.rtpMin, o.rtpMax, err = parsePortRange(o.rtpPorts); err != nil {
 		return nil, fmt.Errorf("-rtp-ports: %w", err)
+	}
+	if o.rtpShared < 0 || o.rtpShared > maxRTPShared {
+		return nil, fmt.Errorf("-rtp-shared %d: want 0..%d", o.rtpShared, maxRTPShared)
+	}
+	if o.rtpShared > 0 {
+		if _, _, err := o.sharedPorts(); err != nil {
+			return nil, fmt.Errorf("-rtp-shared %d: %w", o.rtpShared, err)
+		}
 	}
 	if o.rtpQuarantine < 0 {
 		return nil, fmt.Errorf("-rtp-quarantine %v: want 0 or more", o.rtpQuarantine)
@@ -280,6 +290,24 @@ func parsePortRange(s string) (int, int, error) {
 		return 0, 0, fmt.Errorf("%q: range holds no even/odd pair", s)
 	}
 	return min, max, nil
+}
+
+// maxRTPShared bounds -rtp-shared: a few sockets carry thousands of calls
+// (one pacer worker drains each), more only spread the same work thinner.
+const maxRTPShared = 64
+
+// sharedPorts splits -rtp-ports for -rtp-shared: the shared sockets' ports
+// (the first even ones) and the first port left for legs of their own.
+func (o *options) sharedPorts() (shared []int, poolMin int, err error) {
+	first := o.rtpMin + o.rtpMin%2
+	for i := range o.rtpShared {
+		shared = append(shared, first+2*i)
+	}
+	poolMin = first + 2*o.rtpShared
+	if poolMin > o.rtpMax-1 {
+		return nil, 0, fmt.Errorf("-rtp-ports %s leaves no port pair for legs behind a NAT", o.rtpPorts)
+	}
+	return shared, poolMin, nil
 }
 
 // addresses works out where RTP binds and what address goes into SDP.

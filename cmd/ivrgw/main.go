@@ -104,11 +104,20 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	if dir.Realm() != o.realm {
 		return fmt.Errorf("agents: %s was made for realm %q but -realm is %q (the stored HA1 hashes depend on it)", o.agents, dir.Realm(), o.realm)
 	}
-	ports, err := media.NewPortPool(o.rtpMin, o.rtpMax, o.rtpQuarantine)
+	pacer := media.NewPacer(0, log)
+	shared, poolMin, err := openShared(o, bind, pacer)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, m := range shared {
+			_ = m.Close()
+		}
+	}()
+	ports, err := media.NewPortPool(poolMin, o.rtpMax, o.rtpQuarantine)
 	if err != nil {
 		return fmt.Errorf("rtp ports: %w", err)
 	}
-	pacer := media.NewPacer(0, log)
 
 	// Agents' state: a real Redis when -redis is given (it may be down now;
 	// the gateway starts anyway, reports not ready, and reconnects), else an
@@ -148,7 +157,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 		return fmt.Errorf("sip: %w", err)
 	}
 	fallback := gateway.NewFallback(gateway.FallbackConfig{
-		Pool: store, Dialer: srv, Ports: ports, Pacer: pacer, Prompts: set, BindIP: bind, PublicIP: public,
+		Pool: store, Dialer: srv, Ports: ports, Shared: shared, Pacer: pacer, Prompts: set, BindIP: bind, PublicIP: public,
 		GatewayID: gwID, RingTimeout: o.ringTimeout, RenewEvery: o.leaseTTL / 3, Logger: log,
 		Whisper: o.whisper == "on", Callback: o.callbackConfig(store), InbandBridged: o.inbandDTMF == gateway.InbandAlways,
 	})
@@ -163,7 +172,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 		mask = journey.Hashed(o.maskKey)
 	}
 	gw, err = gateway.New(gateway.Config{
-		PublicIP: public, BindIP: bind, Ports: ports, Pacer: pacer,
+		PublicIP: public, BindIP: bind, Ports: ports, Shared: shared, Pacer: pacer,
 		Menus: menus, Prompts: set, Router: fallback, Agents: store,
 		NoRTPTimeout: o.noRTPTimeout, Logger: log,
 		Journeys: sinks.sinks, MaskCaller: mask, GatewayID: gwID, InbandDTMF: o.inbandDTMF,
@@ -209,6 +218,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	}
 
 	registerMetrics(metrics, gw, srv, bindings, pacer, ports, menus)
+	registerMuxMetrics(metrics, shared)
 	registerCallbackMetrics(metrics, fallback)
 	if sinks.stream != nil {
 		go sinks.stream.Run(ctx, log)
@@ -232,7 +242,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, sigs <-chan os.Sig
 	if redisName == "" {
 		redisName = "embedded"
 	}
-	log.Info("gateway started", "sip", o.sip, "public_ip", public.String(), "rtp_ports", o.rtpPorts,
+	log.Info("gateway started", "sip", o.sip, "public_ip", public.String(), "rtp_ports", o.rtpPorts, "rtp_shared", o.rtpShared,
 		"http", o.http, "menu", o.menu, "agents", len(dir.All()), "redis", redactURL(redisName), "gateway_id", gwID)
 
 	select {
