@@ -250,12 +250,18 @@ func fbAtMenu(ctx context.Context, t *testing.T, c *testphone.Call, start time.T
 
 // fbAskForPerson waits for the main menu, then presses 0 (the person key)
 // as an RFC 4733 event.
-func fbAskForPerson(ctx context.Context, t *testing.T, c *testphone.Call, start time.Time) {
+//
+// It returns the moment just before the key went out: SendDigit4733 returns
+// only once the event's last packet is sent, ~140 ms after the gateway
+// acted on its first, so the time after it would miss the reply's start.
+func fbAskForPerson(ctx context.Context, t *testing.T, c *testphone.Call, start time.Time) (pressed time.Time) {
 	t.Helper()
 	fbAtMenu(ctx, t, c, start)
+	pressed = time.Now()
 	if err := c.SendDigit4733('0', 100*time.Millisecond); err != nil {
 		t.Fatalf("SendDigit4733('0') = %v", err)
 	}
+	return pressed
 }
 
 // fbTone is the share of the audio's energy at hz over the most recent

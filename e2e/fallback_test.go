@@ -271,8 +271,7 @@ func TestFallbackQueue(t *testing.T) {
 			start := time.Now()
 			c := fbCaller(ctx, t, g, "5550005", "")
 			pt := c.Media().Codec
-			fbAskForPerson(ctx, t, c, start)
-			pressed := time.Now()
+			pressed := fbAskForPerson(ctx, t, c, start)
 			for _, name := range []string{"transfer", "all_busy", "queue_position", "num_1", "queue_leave_hint"} {
 				if err := waitPrompt(ctx, c, pressed, promptSignature(t, set, "en", name, pt)); err != nil {
 					t.Fatal(err)
@@ -476,8 +475,7 @@ func TestFallbackRedisDown(t *testing.T) {
 	set := promptSet(t)
 	start := time.Now()
 	c := fbCaller(ctx, t, g, "5550008", "")
-	fbAskForPerson(ctx, t, c, start)
-	pressed := time.Now()
+	pressed := fbAskForPerson(ctx, t, c, start)
 	if err := waitPrompt(ctx, c, pressed, promptSignature(t, set, "en", "unavailable", c.Media().Codec)); err != nil {
 		t.Fatal(err)
 	}

@@ -36,9 +36,13 @@ type Config struct {
 	// DiscardAudio keeps packet records and speech/silence detection but
 	// not the decoded audio itself (the load tool holds many calls).
 	DiscardAudio bool
-	Logger       *slog.Logger
-	TLS          *tls.Config // for "tls": the roots that trust the gateway's certificate
-	SRTP         bool        // offer RTP/SAVP with SDES and protect the media (srtp.go)
+	// OnAudio, when set, sees the payload of every G.711 packet as it
+	// arrives (not events), on the phone's reader goroutine: it must be
+	// quick and must not keep payload, which is reused.
+	OnAudio func(arrival time.Time, pt uint8, payload []byte)
+	Logger  *slog.Logger
+	TLS     *tls.Config // for "tls": the roots that trust the gateway's certificate
+	SRTP    bool        // offer RTP/SAVP with SDES and protect the media (srtp.go)
 }
 
 func (cfg Config) withDefaults() (Config, error) {
@@ -167,7 +171,7 @@ func DialAsync(ctx context.Context, cfg Config) (*Pending, error) {
 		cfg:    cfg,
 		callID: randomHex(12) + "@testphone",
 		sipLog: &sipLog{},
-		rec:    newRecorder(cfg.Logger, !cfg.DiscardAudio),
+		rec:    newRecorder(cfg.Logger, !cfg.DiscardAudio, cfg.OnAudio),
 		bye:    make(chan struct{}),
 	}
 	c.log = cfg.Logger.With("call_id", c.callID)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,6 +65,13 @@ func TestPhoneAgainstFakeUAS(t *testing.T) {
 			defer uas.Close()
 			cfg := tt.cfg
 			cfg.Target = uas.Addr()
+			var heard, wrongPT atomic.Int64
+			cfg.OnAudio = func(_ time.Time, pt uint8, payload []byte) {
+				if pt != g711.PayloadPCMU && pt != g711.PayloadPCMA || len(payload) != 160 {
+					wrongPT.Add(1)
+				}
+				heard.Add(1)
+			}
 
 			p, err := DialAsync(ctx, cfg)
 			if err != nil {
@@ -106,11 +114,24 @@ func TestPhoneAgainstFakeUAS(t *testing.T) {
 				t.Errorf("WaitForSpeech() = %v, want nil", err)
 			}
 
-			if err := call.SendDigit4733('5', 100*time.Millisecond); err != nil {
-				t.Fatalf("SendDigit4733() = %v", err)
+			before := time.Now()
+			sent, err := call.SendDigit4733Timed('5', 100*time.Millisecond)
+			if err != nil {
+				t.Fatalf("SendDigit4733Timed() = %v", err)
 			}
 			time.Sleep(100 * time.Millisecond) // let a few audio frames follow the event
 			checkRTP(t, fc.Packets(), tt.wantCodec, uint8(fc.EventPT()))
+			// The time returned is the first event packet's: after the
+			// call began, before that packet reached the fake, and one
+			// event (100 ms plus three end packets) before the return.
+			for _, p := range fc.Packets() {
+				if p.Header.PayloadType == uint8(fc.EventPT()) && p.Arrival.After(before) {
+					if sent.Before(before) || sent.After(p.Arrival) {
+						t.Errorf("SendDigit4733Timed() sent at %v, want in [%v, %v]", sent, before, p.Arrival)
+					}
+					break
+				}
+			}
 
 			// In-band: the two tones of '9' (852 + 1477 Hz) in the audio.
 			n0 := len(fc.Packets())
@@ -132,6 +153,17 @@ func TestPhoneAgainstFakeUAS(t *testing.T) {
 				if got := DetectTone(tone, f); got < 0.45 {
 					t.Errorf("DetectTone(in-band '9', %v) = %.3f, want ≥ 0.45", f, got)
 				}
+			}
+
+			// OnAudio saw every audio packet the phone recorded, and only those.
+			audio := 0
+			for _, p := range call.Received() {
+				if p.PT == g711.PayloadPCMU || p.PT == g711.PayloadPCMA {
+					audio++
+				}
+			}
+			if n := heard.Load(); n < int64(audio) || n == 0 || wrongPT.Load() != 0 {
+				t.Errorf("OnAudio saw %d packets (%d not 160-byte G.711), want at least the %d recorded", n, wrongPT.Load(), audio)
 			}
 
 			if err := call.SendDigitINFO(ctx, '7'); err != nil {

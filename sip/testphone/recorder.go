@@ -52,6 +52,7 @@ type frameStat struct {
 type recorder struct {
 	log       *slog.Logger
 	keepAudio bool
+	onAudio   func(time.Time, uint8, []byte) // Config.OnAudio; nil: none
 
 	mu      sync.Mutex
 	eventPT int // -1 when no telephone-event was negotiated
@@ -66,10 +67,11 @@ type recorder struct {
 	stopped chan struct{} // closed when the call's media ends
 }
 
-func newRecorder(log *slog.Logger, keepAudio bool) *recorder {
+func newRecorder(log *slog.Logger, keepAudio bool, onAudio func(time.Time, uint8, []byte)) *recorder {
 	return &recorder{
 		log:       log,
 		keepAudio: keepAudio,
+		onAudio:   onAudio,
 		eventPT:   -1,
 		notify:    make(chan struct{}),
 		stopped:   make(chan struct{}),
@@ -114,6 +116,9 @@ func (r *recorder) readLoop(conn *net.UDPConn) {
 			continue
 		}
 		r.record(&p, src, at)
+		if r.onAudio != nil && (p.PayloadType == g711.PayloadPCMU || p.PayloadType == g711.PayloadPCMA) {
+			r.onAudio(at, p.PayloadType, p.Payload)
+		}
 	}
 }
 

@@ -37,6 +37,7 @@ type item struct {
 	packets int // event packets before the end packets
 	k       int // event packets sent so far
 	startTS uint32
+	firstAt time.Time // when the event's first packet went out
 
 	done chan struct{}
 }
@@ -190,12 +191,17 @@ func (s *sender) tick() {
 		if err == nil {
 			out, err = s.srtp.protect(s.sbuf[:0], s.buf[:n])
 		}
+		var at time.Time
 		if err == nil {
+			at = time.Now() // before the write: on loopback it arrives within it
 			_, err = conn.WriteToUDPAddrPort(out, m.Remote)
 		}
 		if err != nil {
 			s.log.Debug("rtp send failed", "error", err)
 		} else {
+			if it != nil && it.event && it.k == 1 {
+				it.firstAt = at // read by the waiter after done
+			}
 			s.started = true
 			s.seq++
 			s.sentMu.Lock()
@@ -276,21 +282,31 @@ func (c *Call) SendDigitInband(digit byte, dur time.Duration) error {
 // with a timestamp that jumped by the event's length. It returns once the
 // last end packet is sent.
 func (c *Call) SendDigit4733(digit byte, dur time.Duration) error {
+	_, err := c.SendDigit4733Timed(digit, dur)
+	return err
+}
+
+// SendDigit4733Timed is SendDigit4733 that also returns when the event's
+// first packet was sent (the moment a gateway can act on the key; zero
+// when that packet could not be sent). Like SendDigit4733 it returns once
+// the last packet is out.
+func (c *Call) SendDigit4733Timed(digit byte, dur time.Duration) (time.Time, error) {
 	code, ok := eventCode(digit)
 	if !ok {
-		return fmt.Errorf("send rfc 4733 digit %q: %w", digit, ErrBadDigit)
+		return time.Time{}, fmt.Errorf("send rfc 4733 digit %q: %w", digit, ErrBadDigit)
 	}
 	if m := c.Media(); !m.HasEvents {
-		return fmt.Errorf("send rfc 4733 digit: %w", ErrNoEvents)
+		return time.Time{}, fmt.Errorf("send rfc 4733 digit: %w", ErrNoEvents)
 	}
 	if dur <= 0 || dur > maxEventDuration {
-		return fmt.Errorf("send rfc 4733 digit: duration %v outside (0, %v]", dur, maxEventDuration)
+		return time.Time{}, fmt.Errorf("send rfc 4733 digit: duration %v outside (0, %v]", dur, maxEventDuration)
 	}
 	n := int((dur + framePeriod - 1) / framePeriod)
-	if err := c.tx.enqueue(&item{event: true, code: code, packets: n}); err != nil {
-		return fmt.Errorf("send rfc 4733 digit: %w", err)
+	it := &item{event: true, code: code, packets: n}
+	if err := c.tx.enqueue(it); err != nil {
+		return time.Time{}, fmt.Errorf("send rfc 4733 digit: %w", err)
 	}
-	return nil
+	return it.firstAt, nil
 }
 
 // SentPackets is the number of RTP packets the phone has sent.
