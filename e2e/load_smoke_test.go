@@ -11,9 +11,11 @@ import (
 )
 
 // TestLoadSmoke: ivrload places 50 menu calls on the production build for
-// 10 s each, once per RTP mode; every call must be answered, stay up, and receive its menu
-// with no RTP packet lost. Timings are reported, never judged: figures are
-// docs/performance.md's business, measured on a quiet machine.
+// 10 s each, once per RTP mode; every call must be answered, stay up,
+// receive its menu with no RTP packet lost, and hear the order status
+// prompt after pressing 3 during the menu. Timings are reported, never
+// judged: figures are docs/performance.md's business, measured on a quiet
+// machine.
 func TestLoadSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load smoke test skipped in -short mode")
@@ -35,6 +37,7 @@ func TestLoadSmoke(t *testing.T) {
 			args := append([]string{"-sip-limit-invite", "off", "-log-level", "warn", "-rtp-ports", rtpRangeN(t, 200)}, mode.flags...)
 			g := startBinary(t, plainBinary, args...)
 			cmd := exec.CommandContext(ctx, load, "-target", g.SIP, "-calls", "50", "-ramp", "25", "-duration", "10s",
+				"-key", "3", "-key-after", "4s", "-key-reply", "../prompts/audio/en/order_status.wav",
 				"-pid", strconv.Itoa(g.cmd.Process.Pid), "-strict")
 			out, err := cmd.CombinedOutput()
 			t.Logf("ivrload:\n%s", out)
@@ -46,6 +49,9 @@ func TestLoadSmoke(t *testing.T) {
 			}
 			if !regexp.MustCompile(`lost 0 \(`).Match(out) {
 				t.Errorf("ivrload reports lost packets")
+			}
+			if !regexp.MustCompile(`keys: pressed 50, reply heard 50, none 0`).Match(out) {
+				t.Errorf("ivrload did not hear the reply to every key")
 			}
 		})
 	}

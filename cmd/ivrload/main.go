@@ -2,7 +2,9 @@
 // with the project's test phone (sip/testphone), keeps each up for a while
 // listening to the menu, and reports how punctually the gateway's RTP
 // arrived (lateness against the RTP timestamp schedule), how much was lost,
-// and, given -pid, how much CPU the gateway used.
+// and, given -pid, how much CPU the gateway used. With -key each caller
+// presses a key during the menu and the tool times the reply prompt
+// (keys.go).
 //
 // It only ever sends to loopback (127.0.0.0/8 or ::1) and every loop ends
 // by itself: the ramp after N calls, each call after -duration plus fixed
@@ -40,6 +42,10 @@ type options struct {
 	to          string
 	dialTimeout time.Duration
 	strict      bool
+	key         string        // "" or one DTMF key to press
+	keyAfter    time.Duration // into the call
+	keyReply    string        // the μ-law WAV the key should start
+	reply       *replyPrompt  // keyReply, loaded
 }
 
 // errNotClean is run's error under -strict when the run was not clean.
@@ -75,11 +81,29 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.pid, "pid", 0, "gateway process id, to report its CPU use (Linux /proc)")
 	fs.StringVar(&o.to, "to", "support", "number to dial")
 	fs.DurationVar(&o.dialTimeout, "dial-timeout", 10*time.Second, "time allowed for each call to be answered")
-	fs.BoolVar(&o.strict, "strict", false, "exit 1 when any call failed, was ended early by the gateway, or lost an RTP packet (a smoke test; timings never fail it)")
+	fs.BoolVar(&o.strict, "strict", false, "exit 1 when any call failed, was ended early by the gateway, lost an RTP packet, or (with -key) never heard the reply (a smoke test; timings never fail it)")
+	fs.StringVar(&o.key, "key", "", "a key each caller presses as an RFC 4733 event, -key-after into the call (0-9, *, #); needs -key-reply")
+	fs.DurationVar(&o.keyAfter, "key-after", 5*time.Second, "when, after the answer, each caller presses -key")
+	fs.StringVar(&o.keyReply, "key-reply", "", "the prompt -key starts, as the gateway's μ-law WAV (prompts/audio/en/order_status.wav for 3 in the shipped menu); its first packet ends the key-to-prompt time")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	var errs []error
+	if o.key != "" {
+		if len(o.key) != 1 || !strings.Contains("0123456789*#", o.key) {
+			errs = append(errs, fmt.Errorf("-key %q: want one of 0-9, * and #", o.key))
+		}
+		if o.keyAfter <= 0 || o.keyAfter >= o.duration {
+			errs = append(errs, fmt.Errorf("-key-after %v: want within the call's -duration %v", o.keyAfter, o.duration))
+		}
+		if o.keyReply == "" {
+			errs = append(errs, errors.New("-key needs -key-reply, the prompt it starts"))
+		} else if r, err := loadReply(o.keyReply); err != nil {
+			errs = append(errs, err)
+		} else {
+			o.reply = r
+		}
+	}
 	if err := checkTarget(o.target); err != nil {
 		errs = append(errs, err)
 	}
@@ -128,6 +152,9 @@ type callResult struct {
 	endedEarly bool          // the gateway hung up before -duration
 	setup      time.Duration // from dialling (INVITE) to the 200, ACKed
 	stats      testphone.Pacing
+	pressed    bool          // -key was sent
+	replied    bool          // and its reply prompt heard
+	keyToReply time.Duration // key's first packet to the reply's first
 }
 
 func run(ctx context.Context, o options, out io.Writer, log *slog.Logger) error {
@@ -178,9 +205,9 @@ ramp:
 		}
 	}
 	if o.strict {
-		if started < o.calls || sum.answered < started || sum.early > 0 || sum.lost > 0 || sum.received == 0 {
-			return fmt.Errorf("%w: %d of %d calls started, %d answered, %d ended early, %d packets lost, %d received",
-				errNotClean, started, o.calls, sum.answered, sum.early, sum.lost, sum.received)
+		if started < o.calls || sum.answered < started || sum.early > 0 || sum.lost > 0 || sum.received == 0 || sum.unreplied > 0 {
+			return fmt.Errorf("%w: %d of %d calls started, %d answered, %d ended early, %d packets lost, %d received, %d keys without a reply",
+				errNotClean, started, o.calls, sum.answered, sum.early, sum.lost, sum.received, sum.unreplied)
 		}
 	}
 	return nil
@@ -189,26 +216,42 @@ ramp:
 // summary is what -strict judges a run by.
 type summary struct {
 	answered, early, lost, received int
+	unreplied                       int // -key presses whose reply never came
 }
 
 func placeCall(ctx context.Context, o options, i int, log *slog.Logger) callResult {
 	dctx, cancel := context.WithTimeout(ctx, o.dialTimeout)
 	defer cancel()
-	t0 := time.Now()
-	call, err := testphone.Dial(dctx, testphone.Config{
+	cfg := testphone.Config{
 		Target: o.target, Transport: o.transport, From: fmt.Sprintf("load%05d", i), To: o.to,
 		DiscardAudio: true, Logger: log,
-	})
+	}
+	var watch *keyWatch
+	if o.key != "" {
+		watch = newKeyWatch(o.reply)
+		cfg.OnAudio = watch.onAudio
+		cfg.Codecs = []uint8{0} // the reply is matched as μ-law bytes
+	}
+	t0 := time.Now()
+	call, err := testphone.Dial(dctx, cfg)
 	if err != nil {
 		return callResult{err: err}
 	}
 	defer call.Close()
 	res := callResult{setup: time.Since(t0)}
-	select {
-	case <-time.After(o.duration):
-	case <-call.Done():
-		res.endedEarly = true
-	case <-ctx.Done():
+	end := time.NewTimer(o.duration)
+	defer end.Stop()
+	over := false // the call's time is up
+	if watch != nil {
+		over, res.endedEarly = pressKey(ctx, o, call, watch, end.C, &res)
+	}
+	if !over && !res.endedEarly {
+		select {
+		case <-end.C:
+		case <-call.Done():
+			res.endedEarly = true
+		case <-ctx.Done():
+		}
 	}
 	res.stats = testphone.AnalyzePacing(call.Received(), call.Media().Codec)
 	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -219,11 +262,49 @@ func placeCall(ctx context.Context, o options, i int, log *slog.Logger) callResu
 	return res
 }
 
+// pressKey presses o.key o.keyAfter into the call and waits for the reply
+// prompt until the call's end (over: that end came, or the run stopped;
+// hungUp: the gateway ended the call first).
+func pressKey(ctx context.Context, o options, call *testphone.Call, w *keyWatch, end <-chan time.Time, res *callResult) (over, hungUp bool) {
+	select {
+	case <-time.After(o.keyAfter):
+	case <-call.Done():
+		return false, true
+	case <-ctx.Done():
+		return true, false
+	}
+	w.arm(time.Now())
+	sent, err := call.SendDigit4733Timed(o.key[0], 100*time.Millisecond)
+	if err != nil || sent.IsZero() {
+		select {
+		case <-call.Done():
+			return false, true
+		default:
+			return false, false // not sent: the call goes on without a sample
+		}
+	}
+	res.pressed = true
+	select {
+	case <-w.heard:
+		res.replied = true
+		res.keyToReply = w.replyStart().Sub(sent)
+		return false, false
+	case <-end:
+		return true, false
+	case <-call.Done():
+		return false, true
+	case <-ctx.Done():
+		return true, false
+	}
+}
+
 func report(out io.Writer, results []callResult) summary {
 	var answered, early int
 	failures := map[string]int{}
 	var all, gaps, setups []time.Duration
 	var received, expected int
+	var pressed int
+	var replies []time.Duration
 	for _, r := range results {
 		if r.err != nil {
 			failures[failureKind(r.err)]++
@@ -238,6 +319,12 @@ func report(out io.Writer, results []callResult) summary {
 		gaps = append(gaps, r.stats.Gaps...)
 		received += r.stats.Received
 		expected += r.stats.Expected
+		if r.pressed {
+			pressed++
+			if r.replied {
+				replies = append(replies, r.keyToReply)
+			}
+		}
 	}
 	fmt.Fprintf(out, "calls: attempted %d, answered %d, failed %d, ended early by the gateway %d\n",
 		len(results), answered, len(results)-answered, early)
@@ -259,7 +346,15 @@ func report(out io.Writer, results []callResult) summary {
 			ms(testphone.Percentile(setups, 50)), ms(testphone.Percentile(setups, 99)), ms(setups[len(setups)-1]))
 	}
 	lost := expected - received
-	sum := summary{answered: answered, early: early, lost: max(lost, 0), received: received}
+	sum := summary{answered: answered, early: early, lost: max(lost, 0), received: received, unreplied: pressed - len(replies)}
+	if pressed > 0 {
+		fmt.Fprintf(out, "keys: pressed %d, reply heard %d, none %d\n", pressed, len(replies), pressed-len(replies))
+	}
+	if len(replies) > 0 {
+		slices.Sort(replies)
+		fmt.Fprintf(out, "key to prompt (key's first packet sent to the reply's first packet received): p50 %s, p99 %s, max %s\n",
+			ms(testphone.Percentile(replies, 50)), ms(testphone.Percentile(replies, 99)), ms(replies[len(replies)-1]))
+	}
 	lossPct := 0.0
 	if expected > 0 {
 		lossPct = 100 * float64(max(lost, 0)) / float64(expected)
