@@ -121,12 +121,12 @@ type keyWatch struct {
 	mu    sync.Mutex
 	armed bool
 	since time.Time
-	start time.Time // the reply's first packet, reconstructed
-	heard chan struct{}
+	start time.Time      // the reply's first packet, reconstructed
+	heard chan time.Time // gets start, once
 }
 
 func newKeyWatch(r *replyPrompt) *keyWatch {
-	return &keyWatch{reply: r, heard: make(chan struct{})}
+	return &keyWatch{reply: r, heard: make(chan time.Time, 1)}
 }
 
 // arm starts looking at packets that arrive from now on.
@@ -148,10 +148,10 @@ func (w *keyWatch) onAudio(at time.Time, pt uint8, payload []byte) {
 	}
 	w.armed = false
 	w.start = at.Add(-time.Duration(w.reply.lead) * framePeriod)
-	close(w.heard)
+	w.heard <- w.start // buffered, sent once
 }
 
-// replyStart is when the reply's first packet arrived (after heard closed).
+// replyStart is when the reply's first packet arrived (zero before).
 func (w *keyWatch) replyStart() time.Time {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -46,6 +46,8 @@ type options struct {
 	keyAfter    time.Duration // into the call
 	keyReply    string        // the μ-law WAV the key should start
 	reply       *replyPrompt  // keyReply, loaded
+	agents      int           // register this many agents; callers press -key for a person
+	agentBase   int           // the first agent's extension
 }
 
 // errNotClean is run's error under -strict when the run was not clean.
@@ -53,6 +55,16 @@ var errNotClean = errors.New("load run not clean")
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if len(os.Args) > 1 && os.Args[1] == "agents" {
+		if err := agentsCommand(os.Args[2:], os.Stdout, os.Stderr); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				os.Exit(0)
+			}
+			fmt.Fprintln(os.Stderr, "ivrload agents:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	opts, err := parseFlags(os.Args[1:], os.Stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -85,10 +97,21 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.key, "key", "", "a key each caller presses as an RFC 4733 event, -key-after into the call (0-9, *, #); needs -key-reply")
 	fs.DurationVar(&o.keyAfter, "key-after", 5*time.Second, "when, after the answer, each caller presses -key")
 	fs.StringVar(&o.keyReply, "key-reply", "", "the prompt -key starts, as the gateway's μ-law WAV (prompts/audio/en/order_status.wav for 3 in the shipped menu); its first packet ends the key-to-prompt time")
+	fs.IntVar(&o.agents, "agents", 0, "register this many agents (accounts from \"ivrload agents\") and bridge every caller to one: callers press -key (the person key) and time the agent's answer; 0: menu calls only")
+	fs.IntVar(&o.agentBase, "agent-base", 20000, "the first agent's extension (as given to \"ivrload agents -base\")")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	var errs []error
+	if o.agents < 0 || o.agents > 4000 {
+		errs = append(errs, fmt.Errorf("-agents %d: want 0..4000", o.agents))
+	}
+	if o.agents > 0 && o.key == "" {
+		errs = append(errs, errors.New("-agents needs -key, the person key the callers press"))
+	}
+	if o.agents > 0 && o.calls > o.agents {
+		errs = append(errs, fmt.Errorf("-calls %d with -agents %d: want no more calls than agents (one call each)", o.calls, o.agents))
+	}
 	if o.key != "" {
 		if len(o.key) != 1 || !strings.Contains("0123456789*#", o.key) {
 			errs = append(errs, fmt.Errorf("-key %q: want one of 0-9, * and #", o.key))
@@ -96,7 +119,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if o.keyAfter <= 0 || o.keyAfter >= o.duration {
 			errs = append(errs, fmt.Errorf("-key-after %v: want within the call's -duration %v", o.keyAfter, o.duration))
 		}
-		if o.keyReply == "" {
+		if o.agents > 0 {
+			// the reply to the key is a person, not a prompt
+		} else if o.keyReply == "" {
 			errs = append(errs, errors.New("-key needs -key-reply, the prompt it starts"))
 		} else if r, err := loadReply(o.keyReply); err != nil {
 			errs = append(errs, err)
@@ -161,6 +186,19 @@ func run(ctx context.Context, o options, out io.Writer, log *slog.Logger) error 
 	cpu0, cpuErr := readCPU(o.pid)
 	rss0, _ := readRSS(o.pid)
 	peak := watchRSS(ctx, o.pid)
+	var pool *agentPool
+	if o.agents > 0 {
+		actx, cancel := context.WithCancel(ctx)
+		p, err := startAgents(actx, o, log)
+		if err != nil {
+			cancel()
+			return err
+		}
+		pool = p
+		defer func() { cancel(); pool.close() }()
+		fmt.Fprintf(out, "agents: %d registered\n", len(p.agents))
+	}
+	win := &steady{pid: o.pid, want: o.calls}
 	start := time.Now()
 	results := make([]callResult, o.calls)
 	var wg sync.WaitGroup
@@ -181,16 +219,33 @@ ramp:
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = placeCall(ctx, o, i, log)
+			results[i] = placeCall(ctx, o, i, log, pool, win)
 		}()
 	}
 	wg.Wait()
+	if pool != nil {
+		pool.settle(5 * time.Second)
+	}
 	wall := time.Since(start)
 	cpu1, _ := readCPU(o.pid)
 	rssPeak := peak()
 
 	fmt.Fprintf(out, "ivrload: target %s/%s, %d calls, ramp %.0f/s, duration %v\n", o.target, o.transport, o.calls, o.ramp, o.duration)
-	sum := report(out, results[:started])
+	if o.key != "" {
+		fmt.Fprintf(out, "each caller pressed %s %v into the call\n", o.key, o.keyAfter)
+	}
+	replyName := "key to prompt (key's first packet sent to the reply's first packet received)"
+	if pool != nil {
+		replyName = "time to a person (key's first packet sent to the agent's leg established)"
+	}
+	sum := report(out, results[:started], replyName)
+	if pool != nil {
+		n, rx, tx := pool.media()
+		fmt.Fprintf(out, "agents: %d calls answered; rtp received %d, sent %d\n", n, rx, tx)
+		if o.strict && n < started {
+			sum.unreplied = max(sum.unreplied, started-n)
+		}
+	}
 	if o.pid > 0 {
 		if cpuErr != nil {
 			fmt.Fprintf(out, "gateway cpu: %v\n", cpuErr)
@@ -198,6 +253,13 @@ ramp:
 			used := cpu1 - cpu0
 			fmt.Fprintf(out, "gateway cpu (pid %d): %.2f s over %.1f s wall = %.1f%% of one core\n",
 				o.pid, used.Seconds(), wall.Seconds(), 100*used.Seconds()/wall.Seconds())
+		}
+		if d, cpu, ok := win.figures(); ok {
+			fmt.Fprintf(out, "gateway cpu while all %d calls were up%s (pid %d): %.2f s over %.1f s = %.3f ms per call-second\n",
+				o.calls, map[bool]string{true: " and bridged", false: ""}[pool != nil], o.pid, cpu.Seconds(), d.Seconds(),
+				float64(cpu)/float64(time.Millisecond)/(d.Seconds()*float64(o.calls)))
+		} else {
+			fmt.Fprintln(out, "gateway cpu while all calls were up: no such moment (a call failed or ended before the last was up)")
 		}
 		if rss0 > 0 && rssPeak > 0 {
 			fmt.Fprintf(out, "gateway rss (pid %d): %.1f MiB before, %.1f MiB at the peak, %.1f KiB more per call started\n",
@@ -219,7 +281,57 @@ type summary struct {
 	unreplied                       int // -key presses whose reply never came
 }
 
-func placeCall(ctx context.Context, o options, i int, log *slog.Logger) callResult {
+// steady is the window in which every call of the run was up (bridged,
+// with -agents): from the last one established to the first one ending.
+// The gateway's CPU in it is the steady state, without set-ups, ramp or
+// tear-downs.
+type steady struct {
+	pid  int
+	want int
+
+	mu         sync.Mutex
+	up         int
+	over       bool
+	t1, t2     time.Time
+	cpu1, cpu2 time.Duration
+}
+
+// established counts one call up; the last one opens the window.
+func (s *steady) established() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.up++
+	if s.up == s.want && !s.over {
+		s.cpu1, _ = readCPU(s.pid)
+		s.t1 = time.Now()
+	}
+}
+
+// ending marks a call's end; the first one closes the window.
+func (s *steady) ending() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.over {
+		return
+	}
+	s.over = true
+	if !s.t1.IsZero() {
+		s.cpu2, _ = readCPU(s.pid)
+		s.t2 = time.Now()
+	}
+}
+
+// figures is the window's length and the gateway's CPU in it.
+func (s *steady) figures() (time.Duration, time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pid <= 0 || s.t1.IsZero() || s.t2.IsZero() || s.t2.Sub(s.t1) < time.Second {
+		return 0, 0, false
+	}
+	return s.t2.Sub(s.t1), s.cpu2 - s.cpu1, true
+}
+
+func placeCall(ctx context.Context, o options, i int, log *slog.Logger, pool *agentPool, win *steady) callResult {
 	dctx, cancel := context.WithTimeout(ctx, o.dialTimeout)
 	defer cancel()
 	cfg := testphone.Config{
@@ -227,7 +339,7 @@ func placeCall(ctx context.Context, o options, i int, log *slog.Logger) callResu
 		DiscardAudio: true, Logger: log,
 	}
 	var watch *keyWatch
-	if o.key != "" {
+	if o.key != "" && pool == nil {
 		watch = newKeyWatch(o.reply)
 		cfg.OnAudio = watch.onAudio
 		cfg.Codecs = []uint8{0} // the reply is matched as μ-law bytes
@@ -241,9 +353,19 @@ func placeCall(ctx context.Context, o options, i int, log *slog.Logger) callResu
 	res := callResult{setup: time.Since(t0)}
 	end := time.NewTimer(o.duration)
 	defer end.Stop()
+	defer win.ending()
 	over := false // the call's time is up
-	if watch != nil {
-		over, res.endedEarly = pressKey(ctx, o, call, watch, end.C, &res)
+	switch {
+	case pool != nil:
+		over, res.endedEarly = pressKey(ctx, o, call, nil, pool.await(cfg.From), end.C, &res)
+		if res.replied {
+			win.established()
+		}
+	case watch != nil:
+		win.established()
+		over, res.endedEarly = pressKey(ctx, o, call, watch.arm, watch.heard, end.C, &res)
+	default:
+		win.established()
 	}
 	if !over && !res.endedEarly {
 		select {
@@ -253,6 +375,7 @@ func placeCall(ctx context.Context, o options, i int, log *slog.Logger) callResu
 		case <-ctx.Done():
 		}
 	}
+	win.ending() // before the BYE: the window holds only calls in progress
 	res.stats = testphone.AnalyzePacing(call.Received(), call.Media().Codec)
 	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer hcancel()
@@ -265,7 +388,10 @@ func placeCall(ctx context.Context, o options, i int, log *slog.Logger) callResu
 // pressKey presses o.key o.keyAfter into the call and waits for the reply
 // prompt until the call's end (over: that end came, or the run stopped;
 // hungUp: the gateway ended the call first).
-func pressKey(ctx context.Context, o options, call *testphone.Call, w *keyWatch, end <-chan time.Time, res *callResult) (over, hungUp bool) {
+// arm (may be nil) is called just before the key goes out; reply then gets
+// the moment the reply began (the reply prompt's first packet, or the
+// agent's answer).
+func pressKey(ctx context.Context, o options, call *testphone.Call, arm func(time.Time), reply <-chan time.Time, end <-chan time.Time, res *callResult) (over, hungUp bool) {
 	select {
 	case <-time.After(o.keyAfter):
 	case <-call.Done():
@@ -273,7 +399,9 @@ func pressKey(ctx context.Context, o options, call *testphone.Call, w *keyWatch,
 	case <-ctx.Done():
 		return true, false
 	}
-	w.arm(time.Now())
+	if arm != nil {
+		arm(time.Now())
+	}
 	sent, err := call.SendDigit4733Timed(o.key[0], 100*time.Millisecond)
 	if err != nil || sent.IsZero() {
 		select {
@@ -285,9 +413,9 @@ func pressKey(ctx context.Context, o options, call *testphone.Call, w *keyWatch,
 	}
 	res.pressed = true
 	select {
-	case <-w.heard:
+	case at := <-reply:
 		res.replied = true
-		res.keyToReply = w.replyStart().Sub(sent)
+		res.keyToReply = at.Sub(sent)
 		return false, false
 	case <-end:
 		return true, false
@@ -298,7 +426,7 @@ func pressKey(ctx context.Context, o options, call *testphone.Call, w *keyWatch,
 	}
 }
 
-func report(out io.Writer, results []callResult) summary {
+func report(out io.Writer, results []callResult, replyName string) summary {
 	var answered, early int
 	failures := map[string]int{}
 	var all, gaps, setups []time.Duration
@@ -352,7 +480,7 @@ func report(out io.Writer, results []callResult) summary {
 	}
 	if len(replies) > 0 {
 		slices.Sort(replies)
-		fmt.Fprintf(out, "key to prompt (key's first packet sent to the reply's first packet received): p50 %s, p99 %s, max %s\n",
+		fmt.Fprintf(out, "%s: p50 %s, p99 %s, max %s\n", replyName,
 			ms(testphone.Percentile(replies, 50)), ms(testphone.Percentile(replies, 99)), ms(replies[len(replies)-1]))
 	}
 	lossPct := 0.0

@@ -75,6 +75,9 @@ type Config struct {
 	// NoEvents answers without telephone-event, as a phone set to send
 	// DTMF by SIP INFO only does: keys then reach it as INFO.
 	NoEvents bool
+	// DiscardMedia keeps no record of received packets or audio, only
+	// their count (ReceivedPackets): a load tool runs many agents.
+	DiscardMedia bool
 }
 
 func (cfg Config) withDefaults() (Config, error) {

@@ -309,3 +309,35 @@ func TestRejectAndNoAnswer(t *testing.T) {
 		})
 	}
 }
+
+// DiscardMedia: the agent still answers and sends its tone, and counts what
+// it receives without keeping it.
+func TestDiscardMedia(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	f := startFakeRegistrar(t, "pw")
+	a, err := Start(ctx, Config{Gateway: f.addr, Ext: "1002", Password: "pw", Tone: 400, DiscardMedia: true})
+	if err != nil {
+		t.Fatalf("Start = %v", err)
+	}
+	defer a.Close()
+	c, err := testphone.Dial(ctx, testphone.Config{Target: a.Addr().String(), To: "1002"})
+	if err != nil {
+		t.Fatalf("Dial = %v", err)
+	}
+	defer c.Close()
+	ac, err := a.WaitCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waitTone(ctx, c.Audio, 400); err != nil {
+		t.Fatalf("phone did not hear the agent's 400 Hz: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := ac.ReceivedPackets(); n < 5 {
+		t.Errorf("ReceivedPackets() = %d, want the phone's packets counted", n)
+	}
+	if p, au := ac.Packets(), ac.Audio(); len(p) != 0 || len(au) != 0 {
+		t.Errorf("DiscardMedia kept %d packets and %d samples", len(p), len(au))
+	}
+}

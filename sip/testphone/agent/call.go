@@ -216,6 +216,20 @@ func (c *AgentCall) Packets() []Packet {
 	return append([]Packet(nil), leg.packets...)
 }
 
+// ReceivedPackets is the number of valid RTP packets received on this
+// call (counted with Config.DiscardMedia too).
+func (c *AgentCall) ReceivedPackets() int {
+	c.mu.Lock()
+	leg := c.leg
+	c.mu.Unlock()
+	if leg == nil {
+		return 0
+	}
+	leg.mu.Lock()
+	defer leg.mu.Unlock()
+	return leg.received
+}
+
 // SentPackets is the number of RTP packets the agent sent on this call.
 func (c *AgentCall) SentPackets() int {
 	c.mu.Lock()
@@ -382,7 +396,7 @@ func (a *Agent) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.end(EndRejected, 488)
 		return
 	}
-	leg, err := newRTPLeg(a.cfg.LocalIP)
+	leg, err := newRTPLeg(a.cfg.LocalIP, a.cfg.DiscardMedia)
 	if err != nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 500, "Server Internal Error", nil))
 		c.end(EndFailed, 500)
@@ -568,7 +582,7 @@ func (a *Agent) Dial(ctx context.Context, number string) (*AgentCall, error) {
 	}
 	tone := a.tone
 	a.mu.Unlock()
-	leg, err := newRTPLeg(a.cfg.LocalIP)
+	leg, err := newRTPLeg(a.cfg.LocalIP, a.cfg.DiscardMedia)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", number, err)
 	}

@@ -163,14 +163,16 @@ func writeSDP(local netip.AddrPort, codecs []uint8, eventPT uint8, events bool) 
 // rtpLeg is one call's RTP socket: a reader that records everything and a
 // paced sender that starts once the call is answered.
 type rtpLeg struct {
-	conn *net.UDPConn
+	conn    *net.UDPConn
+	discard bool // keep counts only (Config.DiscardMedia)
 
-	mu      sync.Mutex
-	media   Media
-	packets []Packet
-	audio   []int16
-	frames  []time.Time // arrival of each received packet's audio, per 160 samples
-	bad     int
+	mu       sync.Mutex
+	media    Media
+	packets  []Packet
+	audio    []int16
+	frames   []time.Time // arrival of each received packet's audio, per 160 samples
+	bad      int
+	received int
 
 	stopSend chan struct{}
 	sendOnce sync.Once
@@ -179,7 +181,7 @@ type rtpLeg struct {
 	sent     int
 }
 
-func newRTPLeg(ip string) (*rtpLeg, error) {
+func newRTPLeg(ip string, discard bool) (*rtpLeg, error) {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
 		return nil, fmt.Errorf("rtp: local ip: %w", err)
@@ -188,7 +190,7 @@ func newRTPLeg(ip string) (*rtpLeg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen rtp: %w", err)
 	}
-	l := &rtpLeg{conn: conn, stopSend: make(chan struct{})}
+	l := &rtpLeg{conn: conn, discard: discard, stopSend: make(chan struct{})}
 	l.wg.Add(1)
 	go func() { defer l.wg.Done(); l.read() }()
 	return l, nil
@@ -220,6 +222,11 @@ func (l *rtpLeg) read() {
 			continue
 		}
 		l.mu.Lock()
+		l.received++
+		if l.discard {
+			l.mu.Unlock()
+			continue
+		}
 		pk := Packet{Arrival: at, Source: src, PT: p.PayloadType, Seq: p.SequenceNumber,
 			Timestamp: p.Timestamp, SSRC: p.SSRC, Marker: p.Marker, Len: len(p.Payload)}
 		if p.PayloadType != g711.PayloadPCMU && p.PayloadType != g711.PayloadPCMA && len(p.Payload) == 4 {
@@ -263,6 +270,10 @@ func (l *rtpLeg) send(toneHz float64) {
 	buf := make([]byte, 1500)
 	w := 2 * math.Pi * toneHz / sampleRate
 	var n int64 // samples sent: the sine's phase
+	// A tone with a whole number of periods per frame (400 Hz: 8) repeats
+	// every frame: encode it once.
+	periodic := toneHz > 0 && math.Mod(toneHz*frameSamples, sampleRate) == 0
+	encoded := false
 	next := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -272,19 +283,22 @@ func (l *rtpLeg) send(toneHz float64) {
 			return
 		case <-timer.C:
 		}
-		for i := range pcm {
-			if toneHz > 0 {
-				pcm[i] = int16(math.Round(toneAmp * math.Sin(w*float64(n+int64(i)))))
-			} else {
-				pcm[i] = 0
+		if !encoded {
+			for i := range pcm {
+				if toneHz > 0 {
+					pcm[i] = int16(math.Round(toneAmp * math.Sin(w*float64(n+int64(i)))))
+				} else {
+					pcm[i] = 0
+				}
 			}
+			if m.Codec == g711.PayloadPCMA {
+				pkt.Payload = g711.EncodeALaw(payload[:], pcm[:])
+			} else {
+				pkt.Payload = g711.EncodeULaw(payload[:], pcm[:])
+			}
+			encoded = periodic || toneHz == 0
 		}
 		n += frameSamples
-		if m.Codec == g711.PayloadPCMA {
-			pkt.Payload = g711.EncodeALaw(payload[:], pcm[:])
-		} else {
-			pkt.Payload = g711.EncodeULaw(payload[:], pcm[:])
-		}
 		if k, err := pkt.MarshalTo(buf); err == nil {
 			if _, err := l.conn.WriteToUDPAddrPort(buf[:k], m.Remote); err == nil {
 				l.mu.Lock()
