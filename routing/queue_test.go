@@ -141,6 +141,38 @@ func TestDeadHeadDoesNotBlockQueue(t *testing.T) {
 	})
 }
 
+// TestClaimBehindDeadAndLive: two dead callers at the front are dropped by
+// the claim, but a live one behind them still comes first.
+func TestClaimBehindDeadAndLive(t *testing.T) {
+	const ttl = 600 * time.Millisecond
+	eachBackend(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		s := newStore(t, b, Options{QueueTTL: ttl})
+		register(t, s, "1001", hour)
+		for _, c := range []string{"dead1", "dead2", "first", "me"} {
+			if _, err := s.Enqueue(ctx, "q", c, 0, "gw1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.advance(ttl / 2)
+		_ = s.Heartbeat(ctx, "q", "first")
+		_ = s.Heartbeat(ctx, "q", "me")
+		b.advance(ttl/2 + 100*time.Millisecond)
+		if _, err := s.ClaimForQueue(ctx, "q", "", "me", "gw1"); !errors.Is(err, ErrNotHead) {
+			t.Errorf("ClaimForQueue(me behind dead, dead, live) = %v, want ErrNotHead", err)
+		}
+		if pos, err := s.Position(ctx, "q", "me"); err != nil || pos != 2 {
+			t.Errorf("Position(me) = %d, %v, want 2 (the dead dropped, first ahead)", pos, err)
+		}
+		if err := s.Leave(ctx, "q", "first"); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := s.ClaimForQueue(ctx, "q", "", "me", "gw1"); err != nil || c.Ext != "1001" {
+			t.Errorf("ClaimForQueue(me, now the head) = %+v, %v, want 1001", c, err)
+		}
+	})
+}
+
 func TestEventsWakeSubscribers(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b *backend) {
 		ctx := context.Background()

@@ -14,6 +14,7 @@
 # session-second from contrib/load/rtpengine-relay.sh. Only loopback:
 # ports 26061 (SIP), 26081 (HTTP), 26391 (Redis), 40000-46000 (RTP).
 # Each run holds /tmp/ivr-load.lock, as every load script here does.
+# LOGDIR=dir keeps each run's gateway log there (warnings and errors).
 set -euo pipefail
 calls=${1:-500} duration=${2:-20s} runs=${3:-3} shared=${4:-2}
 case $calls$runs$shared in *[!0-9]*) echo "usage: $0 [CALLS] [DURATION] [RUNS] [SHARED]" >&2; exit 2 ;; esac
@@ -58,6 +59,7 @@ run_one() { # mode-name shared-count
 	r1=$(proc_cpu "$redis_pid")
 	cat "$work/out"
 	kill "$gw_pid"; wait "$gw_pid" 2>/dev/null || true; gw_pid=
+	[[ -n ${LOGDIR:-} ]] && cp "$work/gw.log" "$LOGDIR/gateway-$name-$(date +%H%M%S).log"
 	local steady person50 person99 lost ans bridged
 	steady=$(sed -n 's/^gateway cpu while all .* = \([0-9.]*\) ms per call-second/\1/p' "$work/out")
 	person50=$(sed -n 's/^time to a person.*: p50 \([0-9.]*\) ms.*/\1/p' "$work/out")
@@ -71,7 +73,7 @@ run_one() { # mode-name shared-count
 exec 9>/tmp/ivr-load.lock
 for r in $(seq "$runs"); do
 	echo "== run $r"
-	for mode in ports shared; do
+	for mode in ${MODES:-ports shared}; do
 		flock 9
 		if [[ $mode == ports ]]; then run_one ports 0; else run_one shared "$shared"; fi
 		flock -u 9

@@ -11,11 +11,11 @@ local now = now_ms()
 settle(now, 32)
 
 if queue ~= '' then
-  -- position() drops dead callers ahead, so 1 means head among live ones
-  local pos = position(queue, call)
-  if pos < 0 then return {'notqueued'} end
+  -- at_head() drops dead callers at the front: 1 means head among live ones
+  local head = at_head(queue, call)
+  if head < 0 then return {'notqueued'} end
   if not is_callback(call) then redis.call('PEXPIRE', hbkey(queue, call), hbttl) end
-  if pos ~= 1 then return {'nothead'} end
+  if head ~= 1 then return {'nothead'} end
 end
 
 local z = idlekey(skill)
