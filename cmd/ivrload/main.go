@@ -254,9 +254,13 @@ ramp:
 			fmt.Fprintf(out, "gateway cpu (pid %d): %.2f s over %.1f s wall = %.1f%% of one core\n",
 				o.pid, used.Seconds(), wall.Seconds(), 100*used.Seconds()/wall.Seconds())
 		}
+		state := "up"
+		if pool != nil {
+			state = "up and bridged"
+		}
 		if d, cpu, ok := win.figures(); ok {
-			fmt.Fprintf(out, "gateway cpu while all %d calls were up%s (pid %d): %.2f s over %.1f s = %.3f ms per call-second\n",
-				o.calls, map[bool]string{true: " and bridged", false: ""}[pool != nil], o.pid, cpu.Seconds(), d.Seconds(),
+			fmt.Fprintf(out, "gateway cpu while all %d calls were %s (pid %d): %.2f s over %.1f s = %.3f ms per call-second\n",
+				o.calls, state, o.pid, cpu.Seconds(), d.Seconds(),
 				float64(cpu)/float64(time.Millisecond)/(d.Seconds()*float64(o.calls)))
 		} else {
 			fmt.Fprintln(out, "gateway cpu while all calls were up: no such moment (a call failed or ended before the last was up)")
